@@ -1,0 +1,41 @@
+import { defineTrait, type ErrorTrait } from "./brand.js";
+
+/** Node system errors (`ECONNREFUSED`, …) carry a string `syscall`; aiohttp's OSError covers them. */
+function isNodeSystemError(value: unknown): boolean {
+  return value instanceof Error && typeof (value as { syscall?: unknown }).syscall === "string";
+}
+
+/** The `TimeoutError` a `DOMException` reports, e.g. from `AbortSignal.timeout()`. */
+function isDomTimeout(value: unknown): boolean {
+  return (
+    typeof DOMException !== "undefined" && value instanceof DOMException && value.name === "TimeoutError"
+  );
+}
+
+/** Shape shared by every error the {@link OSError} trait matches. */
+export interface OSErrorLike extends Error {
+  readonly errno?: number | undefined;
+  readonly syscall?: string | undefined;
+}
+
+/**
+ * aiohttp's `OSError` parent. Matches every `ClientOSError` and Node's own system errors.
+ * @example if (err instanceof OSError) console.log(err.syscall)
+ */
+export const OSError: ErrorTrait<OSErrorLike> = defineTrait<OSErrorLike>("OSError", isNodeSystemError);
+
+/**
+ * aiohttp's `asyncio.TimeoutError` parent. Matches `ServerTimeoutError` (and so
+ * `ConnectionTimeoutError`, `SocketTimeoutError`), `TotalTimeoutError`, and the
+ * `DOMException` named "TimeoutError" that `AbortSignal.timeout()` produces.
+ */
+export const TimeoutError: ErrorTrait<Error> = defineTrait<Error>("TimeoutError", isDomTimeout);
+
+/**
+ * aiohttp's `ValueError` parent: the input itself was wrong. Matches `InvalidURL` and its
+ * subclasses and `InvalidArgumentError`.
+ */
+export const ValueError: ErrorTrait<Error> = defineTrait<Error>("ValueError");
+
+/** aiohttp's `RedirectClientError`: the server's redirect could not be followed. */
+export const RedirectClientError: ErrorTrait<Error> = defineTrait<Error>("RedirectClientError");

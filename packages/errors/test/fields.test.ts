@@ -1,0 +1,194 @@
+import { connect } from "node:net";
+import { closedPort } from "@x/fixtures";
+import { describe, expect, expectTypeOf, it } from "vitest";
+import {
+  ClientConnectorCertificateError,
+  ClientConnectorError,
+  ClientError,
+  ClientHttpProxyError,
+  ClientOSError,
+  ClientResponseError,
+  ConnectionTimeoutError,
+  InvalidArgumentError,
+  InvalidURL,
+  InvalidUrlRedirectClientError,
+  NonHttpUrlRedirectClientError,
+  OSError,
+  RedirectClientError,
+  type RequestInfo,
+  ServerDisconnectedError,
+  ServerFingerprintMismatch,
+  ServerTimeoutError,
+  SocketTimeoutError,
+  TimeoutError,
+  TooManyRedirects,
+  TotalTimeoutError,
+  ValueError,
+} from "../src/index.js";
+
+const requestInfo: RequestInfo = {
+  url: new URL("http://example.test/a"),
+  method: "POST",
+  headers: new Headers(),
+  realUrl: new URL("http://example.test/a#top"),
+};
+
+async function refusedError(): Promise<NodeJS.ErrnoException> {
+  const port = await closedPort();
+  return new Promise((resolve) => connect(port, "127.0.0.1").once("error", resolve));
+}
+
+describe("ClientResponseError", () => {
+  it("keeps request info, history, status, reason and headers, and formats like aiohttp", () => {
+    const headers = new Headers({ "content-type": "text/plain" });
+    const history = [{ status: 302, url: new URL("http://example.test/start"), headers: new Headers() }];
+    const err = new ClientResponseError(requestInfo, history, { status: 404, message: "Not Found", headers });
+    expect(err.requestInfo).toBe(requestInfo);
+    expect(err.history).toBe(history);
+    expect(err.status).toBe(404);
+    expect(err.reason).toBe("Not Found");
+    expect(err.headers).toBe(headers);
+    expect(err.message).toBe('404, message="Not Found", url="http://example.test/a#top"');
+  });
+
+  it("defaults status to 0 and reason to empty", () => {
+    const err = new TooManyRedirects(requestInfo, []);
+    expect(err.status).toBe(0);
+    expect(err.reason).toBe("");
+    expect(err.headers).toBeUndefined();
+  });
+
+  it("subclasses keep every field", () => {
+    const err = new ClientHttpProxyError(requestInfo, [], {
+      status: 407,
+      message: "Proxy Authentication Required",
+    });
+    expect(err.status).toBe(407);
+    expect(err.message).toContain("407");
+  });
+});
+
+describe("ClientOSError and ClientConnectorError", () => {
+  it("copy errno, syscall and the system code from a real refused connection", async () => {
+    const sys = await refusedError();
+    const err = new ClientConnectorError({ host: "127.0.0.1", port: 1234, ssl: false, osError: sys });
+    expect(err.osCode).toBe("ECONNREFUSED");
+    expect(err.syscall).toBe("connect");
+    expect(typeof err.errno).toBe("number");
+    expect(err.code).toBe("X_CLIENT_CONNECTOR_ERROR");
+    expect(err.osError).toBe(sys);
+    expect(err.cause).toBe(sys);
+    expect(err.message).toBe(`Cannot connect to host 127.0.0.1:1234 ssl:false [${sys.message}]`);
+  });
+
+  it("names the host, port and TLS mode, bracketing IPv6", () => {
+    expect(
+      new ClientConnectorError({ host: "::1", port: 8443, ssl: true, osError: new Error("x") }).message,
+    ).toBe("Cannot connect to host [::1]:8443 ssl:default [x]");
+    const custom = new ClientConnectorError({ host: "h", port: 1, ssl: { ca: "..." } });
+    expect(custom.message).toBe("Cannot connect to host h:1 ssl:custom [unknown error]");
+    expect(custom.ssl).toEqual({ ca: "..." });
+  });
+
+  it("takes a replacement message", () => {
+    expect(new ClientConnectorError({ host: "h", port: 1, message: "custom text" }).message).toBe(
+      "custom text",
+    );
+  });
+
+  it("leaves osCode empty for a cause without a system code", () => {
+    const err = new ClientOSError("x", { cause: { code: "X_NOT_A_SYSTEM_CODE" } });
+    expect(err.osCode).toBeUndefined();
+    expect(err.errno).toBeUndefined();
+  });
+
+  it("certificate errors keep the TLS code", () => {
+    const tlsErr = Object.assign(new Error("self-signed certificate"), {
+      code: "DEPTH_ZERO_SELF_SIGNED_CERT",
+    });
+    const err = new ClientConnectorCertificateError({ host: "h", port: 443, ssl: true, osError: tlsErr });
+    expect(err.certificateError).toBe("DEPTH_ZERO_SELF_SIGNED_CERT");
+  });
+});
+
+describe("server errors", () => {
+  it("name the peer when known", () => {
+    expect(new ServerDisconnectedError().message).toBe("Server disconnected");
+    expect(new ServerDisconnectedError(undefined, { host: "h", port: 80 }).message).toBe(
+      "Server disconnected (h:80)",
+    );
+    const err = new SocketTimeoutError(undefined, { host: "::1", port: 80 });
+    expect(err.message).toBe("Timeout on reading data from socket ([::1]:80)");
+    expect(err.host).toBe("::1");
+    expect(err.port).toBe(80);
+    expect(new ConnectionTimeoutError().message).toBe("Connection timeout");
+  });
+
+  it("fingerprint mismatches show both digests", () => {
+    const err = new ServerFingerprintMismatch({
+      expected: Buffer.from([0xab, 0x01]),
+      got: Buffer.from([0xcd, 0x02]),
+      host: "pinned.test",
+      port: 443,
+    });
+    expect(err.message).toBe(
+      "Server fingerprint mismatch: expected sha256 ab:01, got cd:02 (pinned.test:443)",
+    );
+    expect(err.expected).toEqual(Buffer.from([0xab, 0x01]));
+    expect(err.got).toEqual(Buffer.from([0xcd, 0x02]));
+    expect(err.host).toBe("pinned.test");
+  });
+});
+
+describe("InvalidURL", () => {
+  it("keeps the URL and description", () => {
+    const err = new InvalidURL("http://[::1", "unterminated IPv6 address");
+    expect(err.url).toBe("http://[::1");
+    expect(err.description).toBe("unterminated IPv6 address");
+    expect(err.message).toBe("http://[::1 - unterminated IPv6 address");
+    expect(new InvalidURL(new URL("file:///etc/passwd")).message).toBe("file:///etc/passwd");
+  });
+});
+
+describe("traits: aiohttp's second parents", () => {
+  it("TimeoutError matches server and total timeouts and AbortSignal.timeout()", async () => {
+    expect(new ServerTimeoutError() instanceof TimeoutError).toBe(true);
+    expect(new ConnectionTimeoutError() instanceof TimeoutError).toBe(true);
+    expect(new SocketTimeoutError() instanceof TimeoutError).toBe(true);
+    expect(new TotalTimeoutError(10) instanceof TimeoutError).toBe(true);
+    const signal = AbortSignal.timeout(1);
+    await new Promise((r) => signal.addEventListener("abort", r));
+    expect(signal.reason instanceof TimeoutError).toBe(true);
+    expect(new ServerDisconnectedError() instanceof TimeoutError).toBe(false);
+    expect(new Error("timeout") instanceof TimeoutError).toBe(false);
+  });
+
+  it("OSError matches ClientOSError subclasses and Node system errors", async () => {
+    expect(new ClientConnectorError({ host: "h", port: 1 }) instanceof OSError).toBe(true);
+    expect((await refusedError()) instanceof OSError).toBe(true);
+    expect(new ServerDisconnectedError() instanceof OSError).toBe(false);
+    expect(new Error("x") instanceof OSError).toBe(false);
+  });
+
+  it("ValueError matches bad URLs and bad arguments", () => {
+    expect(new InvalidURL("x") instanceof ValueError).toBe(true);
+    expect(new NonHttpUrlRedirectClientError("file:///") instanceof ValueError).toBe(true);
+    expect(new InvalidArgumentError("bad") instanceof ValueError).toBe(true);
+    expect(new ClientError("x") instanceof ValueError).toBe(false);
+  });
+
+  it("RedirectClientError matches only the redirect URL errors", () => {
+    expect(new InvalidUrlRedirectClientError("x") instanceof RedirectClientError).toBe(true);
+    expect(new NonHttpUrlRedirectClientError("x") instanceof RedirectClientError).toBe(true);
+    expect(new InvalidURL("x") instanceof RedirectClientError).toBe(false);
+    expect(new TooManyRedirects(requestInfo, []) instanceof RedirectClientError).toBe(false);
+  });
+
+  it("narrow types like classes do", () => {
+    const err: unknown = new ClientConnectorError({ host: "h", port: 2 });
+    if (err instanceof ClientConnectorError) expectTypeOf(err.port).toEqualTypeOf<number>();
+    if (err instanceof OSError) expectTypeOf(err.syscall).toEqualTypeOf<string | undefined>();
+    if (err instanceof ClientResponseError) expectTypeOf(err.status).toEqualTypeOf<number>();
+    expect(err instanceof ClientConnectorError).toBe(true);
+  });
+});
