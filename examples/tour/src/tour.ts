@@ -12,4 +12,9 @@ const refused = await new Promise<Error>((resolve) => connect(9, "127.0.0.1").on
 const err = new ClientConnectorError({ host: "127.0.0.1", port: 9, ssl: false, osError: refused });
 console.log(String(err));
 console.log("code:", err.code, "| os code:", err.osCode);
-console.log("instanceof ClientError:", err instanceof ClientError, "| instanceof OSError:", err instanceof OSError);
+console.log(
+  "instanceof ClientError:",
+  err instanceof ClientError,
+  "| instanceof OSError:",
+  err instanceof OSError,
+);
