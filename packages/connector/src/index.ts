@@ -1,0 +1,35 @@
+export {
+  BaseConnector,
+  type BaseConnectorOptions,
+  type ConnectAttempt,
+  type ConnectorStats,
+  type ConnectRequest,
+} from "./base-connector.js";
+export { Connection, type ConnectionState } from "./connection.js";
+export type {
+  ConnectionInfo,
+  ConnectorDispatchExtension,
+  ConnectorDispatchOptions,
+  ConnectorTimeouts,
+} from "./dispatch-options.js";
+export { Fingerprint } from "./fingerprint.js";
+export type { PoolKey } from "./pool-key.js";
+export {
+  type AbstractResolver,
+  type AddressFamily,
+  AsyncResolver,
+  type AsyncResolverOptions,
+  DefaultResolver,
+  type ResolvedHost,
+  ThreadedResolver,
+} from "./resolver.js";
+export {
+  type LegacySslParams,
+  mergeSslParams,
+  type ResolvedTls,
+  type SslOption,
+  type TlsOptions,
+} from "./ssl.js";
+export { type LocalAddress, TCPConnector, type TCPConnectorOptions } from "./tcp-connector.js";
+export { type ConnectorChannelName, type ConnectorTrace, connectorChannels } from "./trace.js";
+export { UnixConnector } from "./unix-connector.js";

@@ -1,0 +1,299 @@
+import { ConnectorClosedError } from "@x/errors";
+import { Connection, type ConnectionOwner } from "./connection.js";
+import type { PoolKey } from "./pool-key.js";
+
+/** A request waiting for, or being given, a connection. */
+export interface PoolWaiter {
+  readonly key: PoolKey;
+  /** Hands over a connection; `reused` when it came from the idle pool with an open socket. */
+  grant(conn: Connection, reused: boolean): void;
+  /** The wait failed (the pool closed). */
+  fail(err: Error): void;
+  /** The request had to wait; called once, before `grant` or `fail`. */
+  queued?(): void;
+  /** Whether an idle connection suits this waiter; default: any. */
+  accepts?(conn: Connection): boolean;
+}
+
+/** Pool settings, resolved from connector options. */
+export interface PoolSettings {
+  /** Cap on acquired connections over all keys; 0 = none. */
+  readonly limit: number;
+  /** Cap on acquired connections per key; 0 = none. */
+  readonly limitPerHost: number;
+  /** How long an idle connection may be reused, ms; 0 = never. */
+  readonly keepaliveTimeout: number;
+}
+
+/** What the pool asks of the connector that owns it. */
+export interface PoolHooks {
+  /** Destroys a connection's socket and HTTP client. */
+  destroy(conn: Connection): Promise<void>;
+  /** A connection just became idle. */
+  idle(conn: Connection): void;
+}
+
+interface Entry {
+  readonly waiter: PoolWaiter;
+  readonly seq: number;
+  cancelled: boolean;
+}
+
+/** A FIFO of waiters for one key, with O(1) removal from the front. */
+class Queue {
+  items: Entry[] = [];
+  head = 0;
+  front(): Entry | undefined {
+    while (this.head < this.items.length && this.items[this.head]!.cancelled) this.head++;
+    if (this.head > 1024 && this.head * 2 > this.items.length) {
+      this.items = this.items.slice(this.head);
+      this.head = 0;
+    }
+    return this.items[this.head];
+  }
+  shift(): void {
+    this.head++;
+  }
+}
+
+/**
+ * aiohttp's pool accounting: connections are *acquired* from the moment a request is given one
+ * (while it is still being opened) until it is released; `limit` caps acquired connections over
+ * all keys and `limitPerHost` per key. Requests over the caps wait in FIFO order; a released
+ * connection wakes the oldest waiter whose key has room. Idle connections are reused oldest
+ * first and never after `keepaliveTimeout`. When opening one more connection would put more
+ * than `limit` sockets open, the least recently used idle connection is closed first, so the
+ * number of open sockets never exceeds `limit`.
+ */
+export class Pool implements ConnectionOwner {
+  readonly #settings: PoolSettings;
+  readonly #hooks: PoolHooks;
+  readonly #acquired = new Set<Connection>();
+  readonly #acquiredPerKey = new Map<string, number>();
+  /** Idle connections per key, oldest first. */
+  readonly #idle = new Map<string, Connection[]>();
+  /** Every idle connection, least recently released first. */
+  readonly #idleOrder = new Set<Connection>();
+  readonly #waiting = new Map<string, Queue>();
+  readonly #entries = new WeakMap<PoolWaiter, Entry>();
+  #waitingCount = 0;
+  #seq = 0;
+  #closed = false;
+
+  constructor(settings: PoolSettings, hooks: PoolHooks) {
+    this.#settings = settings;
+    this.#hooks = hooks;
+  }
+
+  /** Connections handed out and not yet given back. */
+  get acquiredCount(): number {
+    return this.#acquired.size;
+  }
+
+  /** Idle keep-alive connections. */
+  get idleCount(): number {
+    return this.#idleOrder.size;
+  }
+
+  /** Requests waiting for a connection. */
+  get waitingCount(): number {
+    return this.#waitingCount;
+  }
+
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /** Every acquired connection, for inspection and shutdown. */
+  acquiredConnections(): readonly Connection[] {
+    return [...this.#acquired];
+  }
+
+  /** Gives `waiter` a connection now, or queues it. */
+  acquire(waiter: PoolWaiter): void {
+    if (this.#closed) {
+      waiter.fail(new ConnectorClosedError());
+      return;
+    }
+    if (this.#waitingCount === 0 && this.#hasRoom(waiter.key.id)) {
+      this.#serve(waiter);
+      return;
+    }
+    const entry: Entry = { waiter, seq: this.#seq++, cancelled: false };
+    this.#entries.set(waiter, entry);
+    let queue = this.#waiting.get(waiter.key.id);
+    if (!queue) {
+      queue = new Queue();
+      this.#waiting.set(waiter.key.id, queue);
+    }
+    queue.items.push(entry);
+    this.#waitingCount++;
+    waiter.queued?.();
+    // Nothing may be in the way after all (waiters of other keys blocked only per host).
+    this.#drain();
+  }
+
+  /** Removes a waiter that gave up; true if it was still waiting. */
+  cancel(waiter: PoolWaiter): boolean {
+    const entry = this.#entries.get(waiter);
+    if (!entry || entry.cancelled) return false;
+    entry.cancelled = true;
+    this.#entries.delete(waiter);
+    this.#waitingCount--;
+    return true;
+  }
+
+  releaseConnection(conn: Connection): void {
+    if (!this.#unacquire(conn)) return;
+    if (this.#closed || this.#settings.keepaliveTimeout <= 0 || !conn.alive) {
+      this.#destroy(conn);
+    } else {
+      conn.setState("idle");
+      const list = this.#idle.get(conn.key.id);
+      if (list) list.push(conn);
+      else this.#idle.set(conn.key.id, [conn]);
+      this.#idleOrder.add(conn);
+      this.#hooks.idle(conn);
+    }
+    this.#drain();
+  }
+
+  closeConnection(conn: Connection): void {
+    if (conn.state === "idle") this.#removeIdle(conn);
+    else this.#unacquire(conn);
+    this.#destroy(conn);
+    this.#drain();
+  }
+
+  detachConnection(conn: Connection): void {
+    if (!this.#unacquire(conn)) return;
+    conn.setState("detached");
+    this.#drain();
+  }
+
+  /** An idle connection's socket closed on its own. */
+  dropIdle(conn: Connection): void {
+    if (conn.state !== "idle") return;
+    this.#removeIdle(conn);
+    this.#destroy(conn);
+  }
+
+  /** Closes every connection and fails every waiter. */
+  async close(err: Error): Promise<void> {
+    this.#closed = true;
+    for (const queue of this.#waiting.values()) {
+      for (let e = queue.front(); e; e = queue.front()) {
+        queue.shift();
+        e.cancelled = true;
+        this.#entries.delete(e.waiter);
+        e.waiter.fail(err);
+      }
+    }
+    this.#waiting.clear();
+    this.#waitingCount = 0;
+    const all = [...this.#idleOrder, ...this.#acquired];
+    this.#idleOrder.clear();
+    this.#idle.clear();
+    this.#acquired.clear();
+    this.#acquiredPerKey.clear();
+    await Promise.all(all.map((conn) => this.#hooks.destroy(conn)));
+  }
+
+  #hasRoom(keyId: string): boolean {
+    const { limit, limitPerHost } = this.#settings;
+    if (limit > 0 && this.#acquired.size >= limit) return false;
+    return limitPerHost <= 0 || (this.#acquiredPerKey.get(keyId) ?? 0) < limitPerHost;
+  }
+
+  #serve(waiter: PoolWaiter): void {
+    const key = waiter.key;
+    const idle = this.#idle.get(key.id);
+    if (idle) {
+      const now = Date.now();
+      for (let i = 0; i < idle.length; ) {
+        const conn = idle[i]!;
+        if (!conn.alive || now - conn.idleSince >= this.#settings.keepaliveTimeout) {
+          this.#removeIdle(conn);
+          this.#destroy(conn);
+          continue;
+        }
+        if (waiter.accepts && !waiter.accepts(conn)) {
+          i++;
+          continue;
+        }
+        this.#removeIdle(conn);
+        this.#markAcquired(conn);
+        waiter.grant(conn, true);
+        return;
+      }
+    }
+    const { limit } = this.#settings;
+    if (limit > 0) {
+      // Keep open sockets within `limit`: make room by closing the longest-idle connection.
+      while (this.#acquired.size + this.#idleOrder.size >= limit) {
+        const oldest = this.#idleOrder.values().next().value;
+        if (!oldest) break;
+        this.#removeIdle(oldest);
+        this.#destroy(oldest);
+      }
+    }
+    const conn = new Connection(this, key);
+    this.#markAcquired(conn);
+    waiter.grant(conn, false);
+  }
+
+  #markAcquired(conn: Connection): void {
+    conn.setState("acquired");
+    this.#acquired.add(conn);
+    this.#acquiredPerKey.set(conn.key.id, (this.#acquiredPerKey.get(conn.key.id) ?? 0) + 1);
+  }
+
+  #unacquire(conn: Connection): boolean {
+    if (!this.#acquired.delete(conn)) return false;
+    const n = (this.#acquiredPerKey.get(conn.key.id) ?? 1) - 1;
+    if (n <= 0) this.#acquiredPerKey.delete(conn.key.id);
+    else this.#acquiredPerKey.set(conn.key.id, n);
+    return true;
+  }
+
+  #removeIdle(conn: Connection): void {
+    this.#idleOrder.delete(conn);
+    const list = this.#idle.get(conn.key.id);
+    if (!list) return;
+    const i = list.indexOf(conn);
+    if (i >= 0) list.splice(i, 1);
+    if (list.length === 0) this.#idle.delete(conn.key.id);
+  }
+
+  #destroy(conn: Connection): void {
+    conn.setState("closed");
+    void this.#hooks.destroy(conn);
+  }
+
+  /** Serves waiters, oldest first among the keys that have room. */
+  #drain(): void {
+    while (this.#waitingCount > 0) {
+      const { limit } = this.#settings;
+      if (limit > 0 && this.#acquired.size >= limit) return;
+      let best: Entry | undefined;
+      let bestQueue: Queue | undefined;
+      for (const [keyId, queue] of this.#waiting) {
+        const front = queue.front();
+        if (!front) {
+          this.#waiting.delete(keyId);
+          continue;
+        }
+        if (!this.#hasRoom(keyId)) continue;
+        if (!best || front.seq < best.seq) {
+          best = front;
+          bestQueue = queue;
+        }
+      }
+      if (!best || !bestQueue) return;
+      bestQueue.shift();
+      this.#entries.delete(best.waiter);
+      this.#waitingCount--;
+      this.#serve(best.waiter);
+    }
+  }
+}
