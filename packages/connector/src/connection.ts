@@ -65,9 +65,9 @@ export class Connection {
     return this.#socket && !this.#socket.destroyed ? this.#socket : null;
   }
 
-  /** Closes the connection and its socket; it is not reused. */
+  /** Closes the connection and its socket; it is not reused. Does nothing after `detach()`. */
   close(): void {
-    if (this.#state === "closed") return;
+    if (this.#state === "closed" || this.#state === "detached") return;
     this.#owner.closeConnection(this);
   }
 

@@ -1,5 +1,6 @@
 import {
   ClientConnectorCertificateError,
+  ClientConnectorDNSError,
   ClientConnectorError,
   type ClientConnectorErrorOptions,
   ClientConnectorSSLError,
@@ -73,7 +74,7 @@ export function tcpError(err: unknown, target: ConnectTarget): ClientError {
   return new ClientConnectorError({ ...target, osError: err });
 }
 
-/** What the connector knows about a request when its dispatch fails. */
+/** What is known about a request when its dispatch fails; see {@link dispatchError}. */
 export interface DispatchFailure {
   /** The peer. */
   host: string;
@@ -85,8 +86,10 @@ export interface DispatchFailure {
 }
 
 /**
- * Maps what undici reports while a request runs to `@x/errors`. Errors that are already ours,
- * and errors we do not recognise (a user handler's own), pass through unchanged.
+ * Maps what an undici dispatcher reports for a request to `@x/errors`: socket, parser, timeout
+ * and size errors of a running request, and — for dispatchers other than ours, such as undici's
+ * `Agent` — connection, DNS and certificate failures. Errors that are already `ClientError`s,
+ * and errors it does not recognise (a handler's own), pass through unchanged.
  */
 export function dispatchError(err: unknown, failure: DispatchFailure): unknown {
   if (err instanceof ClientError || err === null || typeof err !== "object") return err;
@@ -144,7 +147,14 @@ export function dispatchError(err: unknown, failure: DispatchFailure): unknown {
           cause: err,
         });
   }
-  if (typeof (err as { syscall?: unknown }).syscall === "string") {
+  const syscall = (err as { syscall?: unknown }).syscall;
+  const target = { host: failure.host, port: failure.port, ssl: false, osError: err };
+  if (syscall === "getaddrinfo" || syscall === "queryA" || syscall === "queryAaaa") {
+    return new ClientConnectorDNSError(target);
+  }
+  if (syscall === "connect") return new ClientConnectorError(target);
+  if (code !== undefined && CERTIFICATE_CODES.has(code)) return new ClientConnectorCertificateError(target);
+  if (typeof syscall === "string") {
     return failure.headersReceived
       ? new ClientPayloadError(
           `Response payload is not completed: ${(err as Error).message} (${where(failure)})`,

@@ -12,6 +12,7 @@ export type {
   ConnectorDispatchOptions,
   ConnectorTimeouts,
 } from "./dispatch-options.js";
+export { type DispatchFailure, dispatchError } from "./error-mapping.js";
 export { Fingerprint } from "./fingerprint.js";
 export type { PoolKey } from "./pool-key.js";
 export {

@@ -144,8 +144,14 @@ export class PooledRequest implements PoolWaiter, LegacyHandler, DispatchFailure
     if (this.#settled) return;
     this.#settled = true;
     this.#clearTimer();
-    this.#releaseSoon();
-    this.#handler.onComplete?.(trailers);
+    // undici decides whether to keep the socket right after this returns. Releasing first and
+    // completing after lets a caller that sends its next request from onComplete (a redirect
+    // interceptor, a session following a redirect) reuse this very connection.
+    const conn = this.#conn;
+    queueMicrotask(() => {
+      conn?.release();
+      this.#handler.onComplete?.(trailers);
+    });
   }
 
   onError(err: Error): void {

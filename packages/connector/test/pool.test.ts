@@ -1,0 +1,324 @@
+import { createServer, type RequestListener } from "node:http";
+import type { AddressInfo, Socket } from "node:net";
+import {
+  ConnectionTimeoutError,
+  ConnectorClosedError,
+  InvalidArgumentError,
+  InvalidUrlClientError,
+} from "@x/errors";
+import { sleep, startHttpServer, startRawServer } from "@x/fixtures";
+import { request } from "undici";
+import { describe, expect, it } from "vitest";
+import { TCPConnector } from "../src/index.js";
+import { until } from "./helpers.js";
+
+const slow =
+  (ms: number): RequestListener =>
+  (req, res) =>
+    setTimeout(() => res.end(`ok ${req.url}`), ms);
+
+async function get(
+  connector: TCPConnector,
+  url: string,
+  opts: Record<string, unknown> = {},
+): Promise<string> {
+  const res = await request(url, { dispatcher: connector, ...opts });
+  return res.body.text();
+}
+
+describe("limit and limitPerHost, counted by the server", () => {
+  it("keeps 200 concurrent requests to one host within limit", async () => {
+    await using srv = await startHttpServer(slow(5));
+    await using connector = new TCPConnector({ limit: 10 });
+    const bodies = await Promise.all(Array.from({ length: 200 }, (_, i) => get(connector, srv.url(`/${i}`))));
+    expect(bodies[199]).toBe("ok /199");
+    expect(srv.stats.maxOpen).toBe(10);
+    expect(srv.stats.accepted).toBe(10);
+  });
+
+  it("caps each endpoint with limitPerHost and all of them with limit", async () => {
+    await using a = await startHttpServer(slow(5));
+    await using b = await startHttpServer(slow(5));
+    await using c = await startHttpServer(slow(5));
+    await using connector = new TCPConnector({ limit: 8, limitPerHost: 3 });
+    const all = [a, b, c].flatMap((srv) =>
+      Array.from({ length: 70 }, (_, i) => get(connector, srv.url(`/${i}`))),
+    );
+    await Promise.all(all);
+    for (const srv of [a, b, c]) expect(srv.stats.maxOpen).toBeLessThanOrEqual(3);
+    expect(a.stats.maxOpen + b.stats.maxOpen + c.stats.maxOpen).toBeGreaterThanOrEqual(8);
+  });
+
+  it("never has more than limit sockets open, closing the longest-idle one to make room", async () => {
+    await using a = await startHttpServer(slow(1));
+    await using b = await startHttpServer(slow(1));
+    await using connector = new TCPConnector({ limit: 2 });
+    await Promise.all([get(connector, a.url("/1")), get(connector, a.url("/2"))]);
+    expect(connector.stats).toEqual({ acquired: 0, idle: 2, waiting: 0 });
+    await get(connector, b.url("/x"));
+    await until(() => a.stats.open === 1);
+    expect(connector.stats.idle).toBe(2);
+  });
+
+  it("is unlimited with limit 0", async () => {
+    await using srv = await startHttpServer(slow(30));
+    await using connector = new TCPConnector({ limit: 0 });
+    await Promise.all(Array.from({ length: 150 }, (_, i) => get(connector, srv.url(`/${i}`))));
+    expect(srv.stats.maxOpen).toBe(150);
+  });
+
+  it("counts a connection that is still being opened", async () => {
+    // The server accepts but answers slowly; both requests must share one slot.
+    await using srv = await startHttpServer(slow(20));
+    await using connector = new TCPConnector({ limit: 1 });
+    const first = get(connector, srv.url("/1"));
+    expect(connector.stats).toEqual({ acquired: 1, idle: 0, waiting: 0 });
+    const second = get(connector, srv.url("/2"));
+    expect(connector.stats.waiting).toBe(1);
+    await Promise.all([first, second]);
+    expect(srv.stats.accepted).toBe(1);
+  });
+
+  it("serves waiters of different hosts in arrival order", async () => {
+    const order: string[] = [];
+    await using a = await startHttpServer((req, res) => {
+      order.push(`a${req.url}`);
+      setTimeout(() => res.end("a"), req.url === "/hold" ? 50 : 0);
+    });
+    await using b = await startHttpServer((req, res) => {
+      order.push(`b${req.url}`);
+      res.end("b");
+    });
+    await using connector = new TCPConnector({ limit: 1 });
+    const held = get(connector, a.url("/hold"));
+    await until(() => order.length === 1);
+    const rest = [get(connector, b.url("/1")), get(connector, a.url("/2")), get(connector, b.url("/3"))];
+    await Promise.all([held, ...rest]);
+    expect(order).toEqual(["a/hold", "b/1", "a/2", "b/3"]);
+  });
+});
+
+describe("keep-alive", () => {
+  it("reuses the idle connection, oldest first", async () => {
+    const seen: number[] = [];
+    await using srv = await startHttpServer((req, res) => {
+      seen.push(req.socket.remotePort ?? 0);
+      setTimeout(() => res.end("x"), req.url === "/slow" ? 20 : 0);
+    });
+    await using connector = new TCPConnector();
+    await Promise.all([get(connector, srv.url("/slow")), get(connector, srv.url("/slow"))]);
+    const [p1, p2] = seen;
+    // Released in order p1 then p2 (or the reverse); reuse takes the one released first.
+    await get(connector, srv.url("/a"));
+    await get(connector, srv.url("/b"));
+    expect(new Set(seen.slice(2))).toEqual(new Set([p1, p2]));
+    expect(srv.stats.accepted).toBe(2);
+  });
+
+  it("closes idle connections after keepaliveTimeout and never hands one out expired", async () => {
+    await using srv = await startHttpServer((_req, res) => res.end("x"), { keepAliveTimeout: 60_000 });
+    await using connector = new TCPConnector({ keepaliveTimeout: 100 });
+    expect(connector.keepaliveTimeout).toBe(100);
+    await get(connector, srv.url());
+    await get(connector, srv.url());
+    expect(srv.stats.accepted).toBe(1);
+    await until(() => srv.stats.open === 0, 2000);
+    expect(connector.stats.idle).toBe(0);
+    await get(connector, srv.url());
+    expect(srv.stats.accepted).toBe(2);
+  });
+
+  it("does not reuse a connection the server marked Connection: close", async () => {
+    await using srv = await startHttpServer((_req, res) => {
+      res.setHeader("connection", "close");
+      res.end("bye");
+    });
+    await using connector = new TCPConnector();
+    await get(connector, srv.url());
+    await get(connector, srv.url());
+    expect(srv.stats.accepted).toBe(2);
+    expect(connector.stats.idle).toBe(0);
+  });
+
+  it("drops an idle connection that received unsolicited bytes, and the next request succeeds", async () => {
+    await using srv = await startRawServer(async (conn) => {
+      await conn.readHead();
+      await conn.write("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok");
+      if (conn.index === 0) {
+        await sleep(20);
+        await conn.write("HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nrogue");
+      }
+    });
+    await using connector = new TCPConnector();
+    expect(await get(connector, srv.url("/1"))).toBe("ok");
+    await sleep(60);
+    expect(await get(connector, srv.url("/2"))).toBe("ok");
+    expect(srv.connections).toHaveLength(2);
+  });
+
+  it("forceClose sends Connection: close and opens a socket per request", async () => {
+    const headers: string[] = [];
+    await using srv = await startHttpServer((req, res) => {
+      headers.push(String(req.headers.connection));
+      res.end("x");
+    });
+    await using connector = new TCPConnector({ forceClose: true });
+    await get(connector, srv.url());
+    await get(connector, srv.url());
+    expect(headers).toEqual(["close", "close"]);
+    expect(srv.stats.accepted).toBe(2);
+    await srv.stats.idle();
+  });
+
+  it("keepaliveTimeout 0 turns keep-alive off", async () => {
+    await using srv = await startHttpServer((_req, res) => res.end("x"));
+    await using connector = new TCPConnector({ keepaliveTimeout: 0 });
+    await get(connector, srv.url());
+    await get(connector, srv.url());
+    expect(srv.stats.accepted).toBe(2);
+    expect(connector.stats.idle).toBe(0);
+  });
+});
+
+describe("waiting", () => {
+  it("timeout.connect covers the wait for a free connection", async () => {
+    await using srv = await startHttpServer(slow(300));
+    await using connector = new TCPConnector({ limit: 1 });
+    const held = get(connector, srv.url("/held"));
+    const started = Date.now();
+    const err = await get(connector, srv.url("/late"), {
+      connectorOptions: { timeout: { connect: 50 } },
+    }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ConnectionTimeoutError);
+    expect(Date.now() - started).toBeLessThan(250);
+    expect(connector.stats.waiting).toBe(0);
+    await held;
+  });
+
+  it("an aborted waiter leaves the queue at once", async () => {
+    await using srv = await startHttpServer(slow(100));
+    await using connector = new TCPConnector({ limit: 1 });
+    const held = get(connector, srv.url("/held"));
+    const ac = new AbortController();
+    const waiting = get(connector, srv.url("/w"), { signal: ac.signal }).catch((e: unknown) => e);
+    expect(connector.stats.waiting).toBe(1);
+    ac.abort(new Error("changed my mind"));
+    expect(((await waiting) as Error).message).toBe("changed my mind");
+    expect(connector.stats.waiting).toBe(0);
+    await held;
+    expect(srv.stats.accepted).toBe(1);
+  });
+
+  it("close() rejects waiters and closes every socket", async () => {
+    await using srv = await startHttpServer(slow(10_000));
+    const connector = new TCPConnector({ limit: 2 });
+    const results = Array.from({ length: 5 }, (_, i) =>
+      get(connector, srv.url(`/${i}`)).catch((e: unknown) => e),
+    );
+    await until(() => srv.stats.open === 2);
+    await connector.close();
+    for (const r of await Promise.all(results)) expect(r).toBeInstanceOf(ConnectorClosedError);
+    await srv.stats.idle();
+    expect(connector.stats).toEqual({ acquired: 0, idle: 0, waiting: 0 });
+    await expect(connector.connect({ url: srv.url() })).rejects.toBeInstanceOf(ConnectorClosedError);
+  });
+});
+
+describe("connect() and Connection", () => {
+  it("gives a raw socket that can speak HTTP, and pools it on release", async () => {
+    await using srv = await startHttpServer((req, res) => res.end(`raw ${req.url}`));
+    await using connector = new TCPConnector();
+    const conn = await connector.connect({ url: srv.url() });
+    const socket = conn.transport!;
+    const reply = new Promise<string>((resolve) => socket.once("data", (d: Buffer) => resolve(d.toString())));
+    socket.write(`GET /manual HTTP/1.1\r\nHost: ${srv.host}\r\n\r\n`);
+    expect(await reply).toContain("raw /manual");
+    conn.release();
+    expect(conn.closed).toBe(true);
+    expect(connector.stats.idle).toBe(1);
+    const again = await connector.connect({ url: srv.url() });
+    expect(again.transport).toBe(socket);
+    again.close();
+    await srv.stats.idle();
+  });
+
+  it("counts connect() connections against limit until released", async () => {
+    await using srv = await startHttpServer((_req, res) => res.end("x"));
+    await using connector = new TCPConnector({ limit: 1 });
+    const conn = await connector.connect({ url: srv.url() });
+    const queued = connector.connect({ url: srv.url() });
+    await sleep(20);
+    expect(connector.stats.waiting).toBe(1);
+    conn.release();
+    const second = await queued;
+    expect(second.transport).toBe(conn.transport);
+    second.close();
+  });
+
+  it("detach() hands the socket over for good", async () => {
+    await using srv = await startHttpServer((_req, res) => res.end("x"));
+    const connector = new TCPConnector({ limit: 1 });
+    const conn = await connector.connect({ url: srv.url() });
+    const socket = conn.transport as Socket;
+    conn.detach();
+    conn.release();
+    conn.close();
+    expect(socket.destroyed).toBe(false);
+    expect(connector.stats.acquired).toBe(0);
+    await connector.close();
+    expect(socket.destroyed).toBe(false);
+    socket.destroy();
+  });
+
+  it("refuses URLs it cannot connect to", async () => {
+    await using connector = new TCPConnector();
+    await expect(connector.connect({ url: "ftp://example.test/" })).rejects.toBeInstanceOf(
+      InvalidUrlClientError,
+    );
+    await expect(connector.connect({ url: "not a url" })).rejects.toBeInstanceOf(InvalidUrlClientError);
+  });
+});
+
+describe("options", () => {
+  it("has aiohttp's defaults", async () => {
+    await using connector = new TCPConnector();
+    expect(connector.limit).toBe(100);
+    expect(connector.limitPerHost).toBe(0);
+    expect(connector.forceClose).toBe(false);
+    expect(connector.keepaliveTimeout).toBe(15_000);
+    expect(connector.closed).toBe(false);
+    expect(connector.verifySsl).toBe(true);
+    expect(connector.family).toBe(0);
+    expect(connector.dnsCache).toBe(true);
+  });
+
+  it.each([
+    [{ limit: -1 }, /limit/],
+    [{ limit: 1.5 }, /limit/],
+    [{ limitPerHost: -2 }, /limitPerHost/],
+    [{ keepaliveTimeout: -1 }, /keepaliveTimeout/],
+    [{ forceClose: true, keepaliveTimeout: 100 }, /forceClose/],
+    [{ family: 5 }, /family/],
+    [{ localAddr: "not-an-ip" }, /localAddr/],
+    [{ ttlDnsCache: -5 }, /ttlDnsCache/],
+    [{ connectTimeout: Number.NaN }, /connectTimeout/],
+  ])("refuses %o", (options, message) => {
+    expect(() => new TCPConnector(options as never)).toThrow(InvalidArgumentError);
+    expect(() => new TCPConnector(options as never)).toThrow(message);
+  });
+
+  it("binds outgoing sockets to localAddr", async () => {
+    let remote = "";
+    const server = createServer((req, res) => {
+      remote = req.socket.remoteAddress ?? "";
+      res.end("x");
+    });
+    await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+    const { port } = server.address() as AddressInfo;
+    await using connector = new TCPConnector({ localAddr: { host: "127.0.0.2" } });
+    await get(connector, `http://127.0.0.1:${port}/`);
+    expect(remote).toBe("127.0.0.2");
+    server.closeAllConnections();
+    await new Promise((r) => server.close(r));
+  });
+});

@@ -1,0 +1,125 @@
+import { subscribe, unsubscribe } from "node:diagnostics_channel";
+import { startHttpServer } from "@x/fixtures";
+import { request } from "undici";
+import { describe, expect, it } from "vitest";
+import { type ConnectionInfo, type ConnectorTrace, TCPConnector } from "../src/index.js";
+import { TableResolver } from "./helpers.js";
+
+function recorder(): { events: string[]; trace: ConnectorTrace } {
+  const events: string[] = [];
+  const trace: ConnectorTrace = {
+    onConnectionQueuedStart: () => events.push("queued-start"),
+    onConnectionQueuedEnd: () => events.push("queued-end"),
+    onConnectionCreateStart: () => events.push("create-start"),
+    onConnectionCreateEnd: () => events.push("create-end"),
+    onConnectionReuseconn: () => events.push("reuseconn"),
+    onDnsResolveHostStart: (h) => events.push(`resolve-start ${h}`),
+    onDnsResolveHostEnd: (h) => events.push(`resolve-end ${h}`),
+    onDnsCacheHit: (h) => events.push(`cache-hit ${h}`),
+    onDnsCacheMiss: (h) => events.push(`cache-miss ${h}`),
+  };
+  return { events, trace };
+}
+
+describe("per-request trace hooks", () => {
+  it("report creation with DNS, reuse, and cache hits in aiohttp's order", async () => {
+    await using srv = await startHttpServer((_req, res) => res.end("x"));
+    const resolver = new TableResolver({ "svc.test": ["127.0.0.1"] });
+    await using connector = new TCPConnector({ resolver });
+    const url = `http://svc.test:${srv.port}/`;
+    const send = async (trace: ConnectorTrace, extra: Record<string, unknown> = {}) =>
+      (
+        await request(url, { dispatcher: connector, connectorOptions: { trace, ...extra } } as never)
+      ).body.text();
+
+    const first = recorder();
+    await send(first.trace);
+    expect(first.events).toEqual([
+      "create-start",
+      "cache-miss svc.test",
+      "resolve-start svc.test",
+      "resolve-end svc.test",
+      "create-end",
+    ]);
+
+    const second = recorder();
+    await send(second.trace);
+    expect(second.events).toEqual(["reuseconn"]);
+
+    // A second connection to the same host hits the DNS cache.
+    const third = recorder();
+    const fourth = recorder();
+    await Promise.all([send(third.trace), send(fourth.trace)]);
+    expect([third.events, fourth.events]).toContainEqual([
+      "create-start",
+      "cache-hit svc.test",
+      "create-end",
+    ]);
+  });
+
+  it("report the wait for a free connection", async () => {
+    await using srv = await startHttpServer((_req, res) => setTimeout(() => res.end("x"), 20));
+    await using connector = new TCPConnector({ limit: 1 });
+    const a = recorder();
+    const b = recorder();
+    const go = (trace: ConnectorTrace) =>
+      request(srv.url(), { dispatcher: connector, connectorOptions: { trace } } as never).then((r) =>
+        r.body.text(),
+      );
+    await Promise.all([go(a.trace), go(b.trace)]);
+    expect(a.events).toEqual(["create-start", "create-end"]);
+    expect(b.events).toEqual(["queued-start", "queued-end", "reuseconn"]);
+  });
+
+  it("onConnection says which connection carried the request and whether it was reused", async () => {
+    await using srv = await startHttpServer((_req, res) => res.end("x"));
+    await using connector = new TCPConnector();
+    const infos: ConnectionInfo[] = [];
+    const go = () =>
+      request(srv.url(), {
+        dispatcher: connector,
+        connectorOptions: { onConnection: (i: ConnectionInfo) => infos.push(i) },
+      } as never).then((r) => r.body.text());
+    await go();
+    await go();
+    expect(infos.map((i) => i.reused)).toEqual([false, true]);
+    expect(infos[0]?.connection).toBe(infos[1]?.connection);
+    expect(infos[0]?.connection.key.origin).toBe(`http://127.0.0.1:${srv.port}`);
+    expect(infos[0]?.connection.transport?.remotePort).toBe(srv.port);
+  });
+});
+
+describe("diagnostics_channel", () => {
+  it("publishes the same events for APM tools", async () => {
+    await using srv = await startHttpServer((_req, res) => res.end("x"));
+    await using connector = new TCPConnector();
+    const seen: string[] = [];
+    const names = ["connection-create-start", "connection-create-end", "connection-reuseconn"];
+    const listeners = names.map((n) => {
+      const fn = (msg: unknown) => {
+        seen.push(n);
+        expect(msg).toBeTypeOf("object");
+      };
+      subscribe(`x:connector:${n}`, fn);
+      return [n, fn] as const;
+    });
+    try {
+      await (await request(srv.url(), { dispatcher: connector })).body.text();
+      await (await request(srv.url(), { dispatcher: connector })).body.text();
+    } finally {
+      for (const [n, fn] of listeners) unsubscribe(`x:connector:${n}`, fn);
+    }
+    expect(seen).toEqual(["connection-create-start", "connection-create-end", "connection-reuseconn"]);
+  });
+
+  it("emits the Dispatcher's connect and disconnect events", async () => {
+    await using srv = await startHttpServer((_req, res) => res.end("x"));
+    const connector = new TCPConnector();
+    const events: string[] = [];
+    connector.on("connect", (origin) => events.push(`connect ${origin.port}`));
+    connector.on("disconnect", (origin) => events.push(`disconnect ${origin.port}`));
+    await (await request(srv.url(), { dispatcher: connector })).body.text();
+    await connector.close();
+    expect(events).toEqual([`connect ${srv.port}`, `disconnect ${srv.port}`]);
+  });
+});
