@@ -221,7 +221,13 @@ export class Pool implements ConnectionOwner {
           i++;
           continue;
         }
-        this.#removeIdle(conn);
+        if (i === 0) {
+          idle.shift();
+          this.#idleOrder.delete(conn);
+          if (idle.length === 0) this.#idle.delete(key.id);
+        } else {
+          this.#removeIdle(conn);
+        }
         this.#markAcquired(conn);
         waiter.grant(conn, true);
         return;
@@ -245,11 +251,14 @@ export class Pool implements ConnectionOwner {
   #markAcquired(conn: Connection): void {
     conn.setState("acquired");
     this.#acquired.add(conn);
-    this.#acquiredPerKey.set(conn.key.id, (this.#acquiredPerKey.get(conn.key.id) ?? 0) + 1);
+    if (this.#settings.limitPerHost > 0) {
+      this.#acquiredPerKey.set(conn.key.id, (this.#acquiredPerKey.get(conn.key.id) ?? 0) + 1);
+    }
   }
 
   #unacquire(conn: Connection): boolean {
     if (!this.#acquired.delete(conn)) return false;
+    if (this.#settings.limitPerHost <= 0) return true;
     const n = (this.#acquiredPerKey.get(conn.key.id) ?? 1) - 1;
     if (n <= 0) this.#acquiredPerKey.delete(conn.key.id);
     else this.#acquiredPerKey.set(conn.key.id, n);

@@ -1,7 +1,7 @@
 import type { Duplex } from "node:stream";
 import { ConnectionTimeoutError, type RequestInfo } from "@x/errors";
 import { type Client, type Dispatcher, errors as undiciErrors } from "undici";
-import type { Connection } from "./connection.js";
+import type { Connection, OpenContext } from "./connection.js";
 import type { ConnectorDispatchExtension, ConnectorDispatchOptions } from "./dispatch-options.js";
 import { type DispatchFailure, dispatchError } from "./error-mapping.js";
 import type { LegacyHandler } from "./handler-adapter.js";
@@ -27,7 +27,7 @@ type Options = Dispatcher.DispatchOptions & ConnectorDispatchExtension & { serve
  * ends, and reports failures as `@x/errors`. It is the handler the `Client` sees; the caller's
  * handler sees `onConnect` once, at dispatch time, so it can abort while still queued.
  */
-export class PooledRequest implements PoolWaiter, LegacyHandler, DispatchFailure {
+export class PooledRequest implements PoolWaiter, LegacyHandler, DispatchFailure, OpenContext {
   readonly key: PoolKey;
   readonly #host: RequestHost;
   readonly #opts: Options;
@@ -55,6 +55,16 @@ export class PooledRequest implements PoolWaiter, LegacyHandler, DispatchFailure
 
   get port(): number {
     return this.key.port;
+  }
+
+  /** For OpenContext: the trace hooks of this request. */
+  get trace(): ConnectorDispatchOptions["trace"] {
+    return this.#x?.trace;
+  }
+
+  /** For OpenContext: this request's per-attempt connect timeout. */
+  get sockConnect(): number | null | undefined {
+    return this.#x?.timeout?.sockConnect;
   }
 
   start(): void {
@@ -107,7 +117,7 @@ export class PooledRequest implements PoolWaiter, LegacyHandler, DispatchFailure
       this.#x?.trace?.onConnectionReuseconn?.();
       publish("connectionReuseconn", () => ({ origin: this.key.origin, connection: conn }));
     }
-    conn.openContext = { trace: this.#x?.trace, sockConnect: this.#x?.timeout?.sockConnect };
+    conn.openContext = this;
     this.#host.clientFor(conn).dispatch(this.#clientOptions(), this);
   }
 
