@@ -1,0 +1,435 @@
+import { randomBytes } from "node:crypto";
+import { readFile, rename, rm, writeFile } from "node:fs/promises";
+import { isIP } from "node:net";
+import { InvalidArgumentError } from "@x/errors";
+import {
+  Cookie,
+  domainMatch,
+  getPublicSuffix,
+  MemoryCookieStore,
+  pathMatch,
+  type SerializedCookieJar,
+  CookieJar as ToughCookieJar,
+} from "tough-cookie";
+import type {
+  AbstractCookieJar,
+  CookieAttributes,
+  CookieInput,
+  CookieRecord,
+} from "./abstract-cookie-jar.js";
+import { quoteCookieValue } from "./quote.js";
+
+/** Options of {@link CookieJar}. */
+export interface CookieJarOptions {
+  /** Store cookies from, and send them to, IP-address hosts. Default `false` (aiohttp's `unsafe`). */
+  unsafe?: boolean;
+  /** Quote values with characters outside the cookie-octet set, as Python does. Default `true`. */
+  quoteCookie?: boolean;
+  /** Origins (`"http://localhost:8080"`) treated as secure: Secure cookies are stored from and sent to them. */
+  treatAsSecureOrigin?: Iterable<string | URL>;
+  /** Most cookies kept per domain; the least recently used go first. Default 50. */
+  maxCookiesPerDomain?: number;
+  /** Most cookies kept in all. Default 3000. */
+  maxCookies?: number;
+  /** Largest cookie accepted, name plus value, in characters. Default 4096. */
+  maxCookieSize?: number;
+  /** Longest `Cookie` header `filterCookies` fills, in characters; cookies past it are not sent. Default 8192. */
+  maxHeaderSize?: number;
+}
+
+const FORMAT = "@x/cookies";
+const VERSION = 1;
+/** Characters a cookie name may not contain (RFC 6265 token). */
+const BAD_NAME = /[\x00-\x20\x7f()<>@,;:\\"/[\]?={}]/;
+/** Characters a cookie value may not contain. */
+const BAD_VALUE = /[\x00-\x1f\x7f;]/;
+
+function toUrl(value: URL | string, what: string): URL {
+  if (value instanceof URL) return value;
+  try {
+    return new URL(value);
+  } catch (err) {
+    throw new InvalidArgumentError(`${what} must be an absolute URL, got ${JSON.stringify(value)}`, {
+      cause: err,
+    });
+  }
+}
+
+function hostOf(url: URL): string {
+  const host = url.hostname;
+  return host.startsWith("[") ? host.slice(1, -1) : host;
+}
+
+function checkLimit(name: string, value: number | undefined, fallback: number): number {
+  if (value === undefined) return fallback;
+  if (!Number.isInteger(value) || value < 1)
+    throw new InvalidArgumentError(`${name} must be a positive integer`);
+  return value;
+}
+
+function sameSiteOf(value: unknown): CookieRecord["sameSite"] {
+  const v = typeof value === "string" ? value.toLowerCase() : undefined;
+  return v === "strict" || v === "lax" || v === "none" ? v : undefined;
+}
+
+/**
+ * An RFC 6265 cookie store with aiohttp's rules (aiohttp's `CookieJar`), on tough-cookie and the
+ * public suffix list:
+ * - cookies from and to IP-address hosts only with `unsafe: true`;
+ * - cookies given without a response URL are *shared*: sent to every host;
+ * - host-only versus domain cookies, default paths, Max-Age over Expires, expired cookies dropped;
+ * - Secure cookies only over https/wss or `treatAsSecureOrigin`, and an insecure response cannot
+ *   overwrite one; `__Host-` and `__Secure-` prefixes enforced;
+ * - public suffixes (any case, trailing dot included) refused as cookie domains;
+ * - caps on cookies per domain, in total, per cookie and on the `Cookie` header.
+ *
+ * @example
+ * const jar = new CookieJar();
+ * jar.updateCookies(["sid=abc; Path=/; HttpOnly"], "https://example.com/login");
+ * jar.filterCookies("https://example.com/account").get("sid")?.value; // "abc"
+ */
+export class CookieJar implements AbstractCookieJar {
+  #tough: ToughCookieJar;
+  #shared = new Map<string, Cookie>();
+  readonly #unsafe: boolean;
+  readonly #quote: boolean;
+  readonly #secureOrigins: ReadonlySet<string>;
+  readonly #maxPerDomain: number;
+  readonly #maxCookies: number;
+  readonly #maxCookieSize: number;
+  readonly #maxHeaderSize: number;
+
+  constructor(options: CookieJarOptions = {}) {
+    this.#unsafe = options.unsafe ?? false;
+    this.#quote = options.quoteCookie ?? true;
+    const origins = new Set<string>();
+    for (const origin of options.treatAsSecureOrigin ?? [])
+      origins.add(toUrl(origin, "treatAsSecureOrigin").origin);
+    this.#secureOrigins = origins;
+    this.#maxPerDomain = checkLimit("maxCookiesPerDomain", options.maxCookiesPerDomain, 50);
+    this.#maxCookies = checkLimit("maxCookies", options.maxCookies, 3000);
+    this.#maxCookieSize = checkLimit("maxCookieSize", options.maxCookieSize, 4096);
+    this.#maxHeaderSize = checkLimit("maxHeaderSize", options.maxHeaderSize, 8192);
+    this.#tough = this.#newTough();
+  }
+
+  /** True when IP-address hosts may store and receive cookies. */
+  get unsafe(): boolean {
+    return this.#unsafe;
+  }
+
+  /** True when values are quoted for the `Cookie` header as Python does. */
+  get quoteCookie(): boolean {
+    return this.#quote;
+  }
+
+  get size(): number {
+    this.#expireShared();
+    return this.#shared.size + this.#all().length;
+  }
+
+  *[Symbol.iterator](): Iterator<CookieRecord> {
+    this.#expireShared();
+    for (const c of this.#shared.values()) yield this.#record(c, true);
+    for (const c of this.#all()) yield this.#record(c, false);
+  }
+
+  updateCookies(cookies: CookieInput, responseUrl?: URL | string): void {
+    const url = responseUrl === undefined ? undefined : toUrl(responseUrl, "responseUrl");
+    if (url && !this.#unsafe && isIP(hostOf(url)) !== 0) return;
+    for (const cookie of this.#parse(cookies)) {
+      if (cookie.key.length + cookie.value.length > this.#maxCookieSize) continue;
+      if (url) this.#setFrom(cookie, url);
+      else this.#setShared(cookie);
+    }
+  }
+
+  filterCookies(requestUrl: URL | string): Map<string, CookieRecord> {
+    const url = toUrl(requestUrl, "requestUrl");
+    const out = new Map<string, CookieRecord>();
+    let headerSize = 0;
+    const add = (cookie: Cookie, shared: boolean) => {
+      if (out.has(cookie.key)) return;
+      const record = this.#record(cookie, shared);
+      const size = record.name.length + record.value.length + (out.size > 0 ? 3 : 1);
+      if (headerSize + size > this.#maxHeaderSize) return;
+      headerSize += size;
+      out.set(record.name, record);
+    };
+    if (this.#shared.size > 0) {
+      this.#expireShared();
+      for (const c of this.#shared.values()) add(c, true);
+    }
+    if (!this.#unsafe && isIP(hostOf(url)) !== 0) return out;
+    const secure = this.#isSecure(url);
+    const found = this.#tough.getCookiesSync(this.#toughUrl(url), { http: true, sort: true });
+    // tough-cookie counts loopback http as secure (RFC 6265bis); aiohttp does not, nor do we.
+    for (const c of found) if (secure || !c.secure) add(c, false);
+    return out;
+  }
+
+  clear(predicate?: (cookie: CookieRecord) => boolean): void {
+    if (!predicate) {
+      this.#shared.clear();
+      this.#tough.removeAllCookiesSync();
+      return;
+    }
+    for (const [name, c] of this.#shared) if (predicate(this.#record(c, true))) this.#shared.delete(name);
+    for (const c of this.#all()) if (predicate(this.#record(c, false))) this.#remove(c);
+  }
+
+  clearDomain(domain: string): void {
+    const target = domain.toLowerCase().replace(/^\./, "").replace(/\.$/, "");
+    this.clear((c) => c.domain !== "" && (c.domain === target || c.domain.endsWith(`.${target}`)));
+  }
+
+  /**
+   * Writes every cookie, attributes and host-only flags included, to `path` as JSON — through a
+   * temporary file and a rename, so a crash never leaves half a file.
+   */
+  async save(path: string): Promise<void> {
+    const data = JSON.stringify({
+      format: FORMAT,
+      version: VERSION,
+      jar: this.#tough.serializeSync(),
+      shared: [...this.#shared.values()].map((c) => c.toJSON()),
+    });
+    const tmp = `${path}.${process.pid}.${randomBytes(6).toString("hex")}.tmp`;
+    try {
+      await writeFile(tmp, data, { mode: 0o600 });
+      await rename(tmp, path);
+    } catch (err) {
+      await rm(tmp, { force: true });
+      throw err;
+    }
+  }
+
+  /**
+   * Replaces the jar's cookies with those saved at `path` by {@link CookieJar.save}.
+   * @throws {InvalidArgumentError} if the file is not valid JSON or not a saved `@x/cookies` jar;
+   * the jar is then left as it was.
+   */
+  async load(path: string): Promise<void> {
+    const text = await readFile(path, "utf8");
+    const fail = (why: string, cause?: unknown) =>
+      new InvalidArgumentError(`${path} is not a saved @x/cookies jar: ${why}`, { cause });
+    let data: { format?: unknown; version?: unknown; jar?: unknown; shared?: unknown };
+    try {
+      data = JSON.parse(text) as typeof data;
+    } catch (err) {
+      throw fail("not valid JSON", err);
+    }
+    if (typeof data !== "object" || data === null || data.format !== FORMAT) throw fail("unknown format");
+    if (data.version !== VERSION) throw fail(`unsupported version ${String(data.version)}`);
+    const serialized = data.jar as SerializedCookieJar | undefined;
+    if (typeof serialized !== "object" || serialized === null || !Array.isArray(serialized.cookies)) {
+      throw fail("no cookie list");
+    }
+    for (const c of serialized.cookies as unknown[]) {
+      const cookie = c as Record<string, unknown>;
+      if (
+        typeof cookie !== "object" ||
+        cookie === null ||
+        typeof cookie.key !== "string" ||
+        typeof cookie.domain !== "string"
+      ) {
+        throw fail("a cookie entry is malformed");
+      }
+    }
+    if (!Array.isArray(data.shared)) throw fail("no shared cookie list");
+    const shared = new Map<string, Cookie>();
+    for (const entry of data.shared as unknown[]) {
+      const cookie = typeof entry === "object" && entry !== null ? Cookie.fromJSON(entry) : undefined;
+      if (!cookie || typeof cookie.key !== "string") throw fail("a shared cookie entry is malformed");
+      shared.set(cookie.key, cookie);
+    }
+    let tough: ToughCookieJar;
+    try {
+      tough = ToughCookieJar.deserializeSync(
+        { ...serialized, rejectPublicSuffixes: true, enableLooseMode: false, prefixSecurity: "silent" },
+        new MemoryCookieStore(),
+      );
+    } catch (err) {
+      throw fail("the cookie list does not load", err);
+    }
+    this.#tough = tough;
+    this.#shared = shared;
+    this.#enforceTotal();
+  }
+
+  // ── internals ───────────────────────────────────────────────────────
+
+  #newTough(): ToughCookieJar {
+    return new ToughCookieJar(new MemoryCookieStore(), {
+      rejectPublicSuffixes: true,
+      looseMode: false,
+      prefixSecurity: "silent",
+      allowSpecialUseDomain: true,
+    });
+  }
+
+  /**
+   * The URL tough-cookie sees: it decides "secure" from the scheme alone, so origins treated as
+   * secure are presented as https (scheme and port play no part in cookie matching otherwise).
+   */
+  #toughUrl(url: URL): string {
+    return `${this.#isSecure(url) ? "https" : "http"}://${url.host}${url.pathname}`;
+  }
+
+  #isSecure(url: URL): boolean {
+    return url.protocol === "https:" || url.protocol === "wss:" || this.#secureOrigins.has(url.origin);
+  }
+
+  #all(): Cookie[] {
+    let all: Cookie[] = [];
+    void this.#tough.store.getAllCookies((err, cookies) => {
+      if (!err && cookies) all = cookies;
+    });
+    return all;
+  }
+
+  #remove(c: Cookie): void {
+    if (c.domain && c.path) void this.#tough.store.removeCookie(c.domain, c.path, c.key, () => {});
+  }
+
+  #record(c: Cookie, shared: boolean): CookieRecord {
+    const expires = c.isPersistent() ? c.expiryDate() : undefined;
+    return {
+      name: c.key,
+      value: this.#quote ? quoteCookieValue(c.value) : c.value,
+      domain: shared ? "" : (c.domain ?? ""),
+      path: c.path ?? "/",
+      expires: expires && Number.isFinite(expires.getTime()) ? expires : null,
+      secure: c.secure,
+      httpOnly: c.httpOnly,
+      sameSite: sameSiteOf(c.sameSite),
+      hostOnly: shared ? false : (c.hostOnly ?? false),
+    };
+  }
+
+  /** Turns any accepted input into cookies; bad Set-Cookie headers are skipped, bad records throw. */
+  *#parse(input: CookieInput): Generator<Cookie> {
+    if (typeof input === "string") {
+      const c = Cookie.parse(input);
+      if (c) yield c;
+      return;
+    }
+    const entries: Iterable<unknown> =
+      Symbol.iterator in (input as object)
+        ? (input as Iterable<unknown>)
+        : Object.entries(input as Record<string, string | CookieAttributes>);
+    for (const entry of entries) {
+      if (typeof entry === "string") {
+        const c = Cookie.parse(entry);
+        if (c) yield c;
+        continue;
+      }
+      if (!Array.isArray(entry) || entry.length !== 2 || typeof entry[0] !== "string") {
+        throw new InvalidArgumentError("cookies must be a record, [name, value] pairs or Set-Cookie strings");
+      }
+      yield this.#fromAttributes(entry[0], entry[1] as string | CookieAttributes);
+    }
+  }
+
+  #fromAttributes(name: string, given: string | CookieAttributes): Cookie {
+    const attrs: CookieAttributes = typeof given === "string" ? { value: given } : given;
+    if (typeof attrs !== "object" || attrs === null || typeof attrs.value !== "string") {
+      throw new InvalidArgumentError(`cookie ${JSON.stringify(name)} needs a string value`);
+    }
+    if (name === "" || BAD_NAME.test(name))
+      throw new InvalidArgumentError(`invalid cookie name ${JSON.stringify(name)}`);
+    if (BAD_VALUE.test(attrs.value)) {
+      throw new InvalidArgumentError(
+        `cookie ${JSON.stringify(name)} has a control character or ';' in its value`,
+      );
+    }
+    const cookie = new Cookie({ key: name, value: attrs.value });
+    if (attrs.domain) cookie.domain = attrs.domain.toLowerCase();
+    if (attrs.path) cookie.path = attrs.path;
+    if (attrs.expires) cookie.expires = attrs.expires;
+    if (attrs.maxAge !== undefined) cookie.maxAge = attrs.maxAge;
+    if (attrs.secure) cookie.secure = true;
+    if (attrs.httpOnly) cookie.httpOnly = true;
+    if (attrs.sameSite) cookie.sameSite = attrs.sameSite;
+    return cookie;
+  }
+
+  #setShared(cookie: Cookie): void {
+    if (cookie.domain) {
+      // A cookie with a Domain but no response URL belongs to that domain.
+      const domain = cookie.domain.replace(/^\./, "").replace(/\.$/, "");
+      if (getPublicSuffix(domain) === null) return;
+      this.#setFrom(cookie, new URL(`https://${domain}${cookie.path?.startsWith("/") ? cookie.path : "/"}`));
+      return;
+    }
+    cookie.path = "/";
+    if ((cookie.expiryTime() ?? Number.POSITIVE_INFINITY) <= Date.now()) {
+      this.#shared.delete(cookie.key);
+      return;
+    }
+    this.#shared.set(cookie.key, cookie);
+  }
+
+  #setFrom(cookie: Cookie, url: URL): void {
+    if (cookie.domain?.endsWith(".")) {
+      // aiohttp makes a Domain with a trailing dot host-only — unless it names a public suffix,
+      // which is refused outright.
+      const bare = cookie.domain.toLowerCase().replace(/^\./, "").slice(0, -1);
+      if (bare === "" || getPublicSuffix(bare) === null) return;
+      cookie.domain = null;
+    }
+    if (!this.#isSecure(url) && (cookie.secure || this.#hasSecureTwin(cookie, hostOf(url), url.pathname)))
+      return;
+    const stored = this.#tough.setCookieSync(cookie, this.#toughUrl(url), { http: true, ignoreError: true });
+    if (stored?.domain) this.#enforceDomain(stored.domain);
+    this.#enforceTotal();
+  }
+
+  /** RFC 6265bis 5.7: an insecure response may not shadow a Secure cookie of the same name. */
+  #hasSecureTwin(cookie: Cookie, host: string, requestPath: string): boolean {
+    const domain = (cookie.domain ?? host).toLowerCase().replace(/^\./, "");
+    const path = cookie.path ?? requestPath;
+    return this.#all().some(
+      (c) =>
+        c.key === cookie.key &&
+        c.secure &&
+        c.domain !== null &&
+        (domainMatch(c.domain, domain) || domainMatch(domain, c.domain)) &&
+        pathMatch(path, c.path ?? "/"),
+    );
+  }
+
+  #enforceDomain(domain: string): void {
+    const mine = this.#all().filter((c) => c.domain === domain);
+    if (mine.length <= this.#maxPerDomain) return;
+    this.#evict(mine, mine.length - this.#maxPerDomain);
+  }
+
+  #enforceTotal(): void {
+    const all = this.#all();
+    if (all.length <= this.#maxCookies) return;
+    this.#evict(all, all.length - this.#maxCookies);
+  }
+
+  /** Drops `count` cookies: expired ones first, then the least recently used. */
+  #evict(cookies: Cookie[], count: number): void {
+    const now = Date.now();
+    const used = (c: Cookie) =>
+      (c.lastAccessed instanceof Date ? c.lastAccessed.getTime() : 0) ||
+      (c.creation instanceof Date ? c.creation.getTime() : 0);
+    const order = [...cookies].sort((a, b) => {
+      const ea = (a.expiryTime() ?? Number.POSITIVE_INFINITY) <= now ? 0 : 1;
+      const eb = (b.expiryTime() ?? Number.POSITIVE_INFINITY) <= now ? 0 : 1;
+      return ea - eb || used(a) - used(b);
+    });
+    for (const c of order.slice(0, count)) this.#remove(c);
+  }
+
+  #expireShared(): void {
+    if (this.#shared.size === 0) return;
+    const now = Date.now();
+    for (const [name, c] of this.#shared) {
+      if ((c.expiryTime() ?? Number.POSITIVE_INFINITY) <= now) this.#shared.delete(name);
+    }
+  }
+}

@@ -1,0 +1,25 @@
+import { Cookie } from "tough-cookie";
+import type { CookieRecord } from "./abstract-cookie-jar.js";
+
+/**
+ * Parses one `Set-Cookie` header value into a cookie record (the domain is `""` when the header
+ * names none; host-only is then `true`). Returns `undefined` for a header that is not a cookie.
+ * `@x/session` builds `resp.cookies` with it.
+ */
+export function parseSetCookie(header: string): CookieRecord | undefined {
+  const c = Cookie.parse(header);
+  if (!c) return undefined;
+  const expires = c.isPersistent() ? c.expiryDate() : undefined;
+  const sameSite = typeof c.sameSite === "string" ? c.sameSite.toLowerCase() : undefined;
+  return {
+    name: c.key,
+    value: c.value,
+    domain: (c.domain ?? "").replace(/^\./, ""),
+    path: c.path ?? "",
+    expires: expires && Number.isFinite(expires.getTime()) ? expires : null,
+    secure: c.secure,
+    httpOnly: c.httpOnly,
+    sameSite: sameSite === "strict" || sameSite === "lax" || sameSite === "none" ? sameSite : undefined,
+    hostOnly: !c.domain,
+  };
+}
