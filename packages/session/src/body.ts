@@ -1,0 +1,183 @@
+import { Readable } from "node:stream";
+import zlib from "node:zlib";
+import { ClientPayloadError, InvalidArgumentError } from "@x/errors";
+
+/** What `data` may be. */
+export type RequestData =
+  | string
+  | Uint8Array
+  | ArrayBuffer
+  | DataView
+  | URLSearchParams
+  | FormData
+  | Blob
+  | Readable
+  | ReadableStream<Uint8Array>
+  | AsyncIterable<Uint8Array | string>
+  | Readonly<Record<string, FormValue | readonly FormValue[]>>
+  | ReadonlyArray<readonly [string, FormValue]>;
+
+/** A value in a form record: sent URL-encoded. */
+export type FormValue = string | number | boolean;
+
+type Source = string | Buffer | Blob | FormData | AsyncIterable<Uint8Array> | null;
+
+/**
+ * A request body made ready to send, and to send again where that is possible (redirects that
+ * keep the body, the retry after a stale keep-alive connection, a Digest challenge).
+ */
+export class RequestBody {
+  /** The default `Content-Type` for this kind of body, if any. */
+  readonly contentType: string | undefined;
+  /** True when the body can be produced again from scratch. */
+  readonly replayable: boolean;
+  /** The body's bytes when they are known up front (for Digest `auth-int`). */
+  readonly bytes: Buffer | undefined;
+  readonly #make: () => Source;
+  #consumed = false;
+
+  constructor(make: () => Source, options: { contentType?: string; replayable: boolean; bytes?: Buffer }) {
+    this.#make = make;
+    this.contentType = options.contentType;
+    this.replayable = options.replayable;
+    this.bytes = options.bytes;
+  }
+
+  /** True once a one-shot body was handed out for sending. */
+  get consumed(): boolean {
+    return this.#consumed;
+  }
+
+  /**
+   * The body to send now. A one-shot body can be taken once.
+   * @throws {ClientPayloadError} when a one-shot body is asked for a second time.
+   */
+  take(): Source {
+    if (!this.replayable) {
+      if (this.#consumed) {
+        throw new ClientPayloadError(
+          "Cannot send the request body again: it was a one-shot stream and has been consumed. Use bytes, a string, a Blob or FormData to allow redirects and retries to resend it.",
+        );
+      }
+      this.#consumed = true;
+    }
+    return this.#make();
+  }
+}
+
+function isAsyncIterable(value: unknown): value is AsyncIterable<Uint8Array | string> {
+  return typeof value === "object" && value !== null && typeof (value as AsyncIterable<unknown>)[Symbol.asyncIterator] === "function";
+}
+
+async function* toBytes(source: AsyncIterable<Uint8Array | string>): AsyncGenerator<Uint8Array> {
+  for await (const chunk of source) {
+    if (typeof chunk === "string") yield Buffer.from(chunk);
+    else if (chunk instanceof Uint8Array) yield chunk;
+    else throw new InvalidArgumentError("a streamed body must yield strings or bytes");
+  }
+}
+
+function formEncode(data: Readonly<Record<string, FormValue | readonly FormValue[]>> | ReadonlyArray<readonly [string, FormValue]>): string {
+  const params = new URLSearchParams();
+  const entries = Array.isArray(data) ? data : Object.entries(data);
+  for (const entry of entries as Iterable<readonly [string, FormValue | readonly FormValue[]]>) {
+    if (!Array.isArray(entry) || entry.length !== 2) throw new InvalidArgumentError("form data must be [name, value] pairs");
+    const [name, value] = entry;
+    for (const v of Array.isArray(value) ? value : [value]) {
+      if (typeof v !== "string" && typeof v !== "number" && typeof v !== "boolean") {
+        throw new InvalidArgumentError(`form field ${JSON.stringify(name)} must be a string, number or boolean`);
+      }
+      params.append(name, String(v));
+    }
+  }
+  return params.toString();
+}
+
+const bytesBody = (bytes: Buffer, contentType: string | undefined) =>
+  new RequestBody(() => bytes, { contentType, replayable: true, bytes });
+
+/**
+ * Turns `data` or `json` into a {@link RequestBody}; `undefined` when there is neither.
+ * @throws {InvalidArgumentError} for both at once or a value that cannot be a body.
+ */
+export function prepareBody(
+  data: RequestData | null | undefined,
+  json: unknown,
+  hasJson: boolean,
+  serialize: (value: unknown) => string,
+): RequestBody | undefined {
+  if (hasJson) {
+    if (data !== undefined && data !== null) throw new InvalidArgumentError("data and json cannot be used together");
+    const text = serialize(json);
+    if (typeof text !== "string") throw new InvalidArgumentError("jsonSerialize must return a string");
+    return bytesBody(Buffer.from(text), "application/json");
+  }
+  if (data === undefined || data === null) return undefined;
+  if (typeof data === "string") return bytesBody(Buffer.from(data), "text/plain; charset=utf-8");
+  if (Buffer.isBuffer(data)) return bytesBody(data, "application/octet-stream");
+  if (data instanceof Uint8Array) return bytesBody(Buffer.from(data.buffer, data.byteOffset, data.byteLength), "application/octet-stream");
+  if (data instanceof ArrayBuffer) return bytesBody(Buffer.from(data), "application/octet-stream");
+  if (data instanceof DataView) return bytesBody(Buffer.from(data.buffer, data.byteOffset, data.byteLength), "application/octet-stream");
+  if (data instanceof URLSearchParams) return bytesBody(Buffer.from(data.toString()), "application/x-www-form-urlencoded");
+  if (typeof FormData !== "undefined" && data instanceof FormData) {
+    // undici encodes it as multipart with its boundary on every send.
+    return new RequestBody(() => data, { replayable: true });
+  }
+  if (typeof Blob !== "undefined" && data instanceof Blob) {
+    return new RequestBody(() => data, { contentType: data.type || "application/octet-stream", replayable: true });
+  }
+  if (data instanceof Readable) {
+    return new RequestBody(() => toBytes(data), { contentType: "application/octet-stream", replayable: false });
+  }
+  if (typeof ReadableStream !== "undefined" && data instanceof ReadableStream) {
+    return new RequestBody(() => toBytes(Readable.fromWeb(data as never)), { contentType: "application/octet-stream", replayable: false });
+  }
+  if (isAsyncIterable(data)) {
+    return new RequestBody(() => toBytes(data), { contentType: "application/octet-stream", replayable: false });
+  }
+  if (Array.isArray(data) || (typeof data === "object" && Object.getPrototypeOf(data) === Object.prototype) || Object.getPrototypeOf(data) === null) {
+    return bytesBody(Buffer.from(formEncode(data as never)), "application/x-www-form-urlencoded");
+  }
+  throw new InvalidArgumentError(
+    "data must be a string, bytes, URLSearchParams, FormData, a Blob, a form record, a Readable, a ReadableStream or an async iterable",
+  );
+}
+
+/** Request-body compression (`compress`). */
+export type CompressOption = boolean | "deflate" | "gzip";
+
+/** Wraps `body` so it is sent compressed (as a stream, so chunked, as aiohttp does). */
+export function compressBody(body: RequestBody, how: CompressOption): { body: RequestBody; encoding: string } {
+  const encoding = how === "gzip" ? "gzip" : "deflate";
+  const make = () => {
+    const source = body.take();
+    const z = encoding === "gzip" ? zlib.createGzip() : zlib.createDeflate();
+    const input =
+      source === null
+        ? Readable.from([])
+        : typeof source === "string" || Buffer.isBuffer(source)
+          ? Readable.from([source])
+          : typeof Blob !== "undefined" && source instanceof Blob
+            ? Readable.fromWeb(source.stream() as never)
+            : isAsyncIterable(source)
+              ? Readable.from(source)
+              : undefined;
+    if (!input) throw new InvalidArgumentError("compress cannot be used with FormData");
+    return toBytes(input.pipe(z) as AsyncIterable<Uint8Array>);
+  };
+  return { body: new RequestBody(make, { contentType: body.contentType, replayable: body.replayable }), encoding };
+}
+
+/** Sends a known-length body as a stream, so undici frames it with `Transfer-Encoding: chunked`. */
+export function chunkedBody(body: RequestBody): RequestBody {
+  const make = () => {
+    const source = body.take();
+    if (source === null || typeof source === "string" || Buffer.isBuffer(source)) {
+      return (async function* () {
+        if (source !== null && source.length > 0) yield typeof source === "string" ? Buffer.from(source) : source;
+      })();
+    }
+    return source;
+  };
+  return new RequestBody(make, { contentType: body.contentType, replayable: body.replayable, ...(body.bytes ? { bytes: body.bytes } : {}) });
+}

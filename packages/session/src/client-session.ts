@@ -1,0 +1,216 @@
+import { TCPConnector } from "@x/connector";
+import { ClientStateError, InvalidArgumentError, type RequestInfo } from "@x/errors";
+import type { Dispatcher } from "undici";
+import type { ClientRequest } from "./client-request.js";
+import type { ClientResponse } from "./client-response.js";
+import type { ResolvedTimeout } from "./client-timeout.js";
+import type { ClientSessionOptions, RequestOptions } from "./options.js";
+import { type CallHost, type HopResult, RequestCall } from "./request-call.js";
+import { ResponseHandler } from "./response-handler.js";
+import { resolveConfig, type SessionConfig } from "./session-config.js";
+
+const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+
+const unclosed = new FinalizationRegistry<string>((where) => {
+  process.emitWarning(`Unclosed client session${where}`, { type: "ResourceWarning", code: "X_UNCLOSED_SESSION" });
+});
+
+/**
+ * The client session (aiohttp's `ClientSession`): one connection pool, one cookie jar, default
+ * headers, auth and timeouts for every request made through it. Make one per application (or per
+ * service you talk to), not one per request, and close it when done — `await using` does.
+ *
+ * @example
+ * await using session = new ClientSession({ baseUrl: "http://127.0.0.1:8080/" });
+ * await using resp = await session.get("users", { params: { page: 2 } });
+ * console.log(resp.status, await resp.json());
+ * @throws {InvalidArgumentError} for invalid options.
+ */
+export class ClientSession implements CallHost, AsyncDisposable {
+  /** @internal */
+  readonly config: SessionConfig;
+  readonly #dispatcher: Dispatcher;
+  readonly #owner: boolean;
+  #closed = false;
+  #closing: Promise<void> | undefined;
+
+  constructor(options: ClientSessionOptions = {}) {
+    this.config = resolveConfig(options);
+    const connector = options.connector;
+    if (connector !== undefined && (typeof connector !== "object" || typeof connector?.dispatch !== "function")) {
+      throw new InvalidArgumentError("connector must be an undici Dispatcher (with a dispatch method)");
+    }
+    this.#dispatcher = connector ?? new TCPConnector({ maxHeaderSize: Math.max(65536, this.config.maxFieldSize * 4) });
+    this.#owner = options.connectorOwner ?? true;
+    unclosed.register(this, "", this);
+  }
+
+  /** True once `close()` or `detach()` was called. */
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /** The connector (any undici Dispatcher) requests go through. */
+  get connector(): Dispatcher {
+    return this.#dispatcher;
+  }
+
+  /** True when closing the session closes the connector. */
+  get connectorOwner(): boolean {
+    return this.#owner;
+  }
+
+  /** The cookie jar. */
+  get cookieJar(): SessionConfig["cookieJar"] {
+    return this.config.cookieJar;
+  }
+
+  /** The session's timeouts, every field decided (`null` = off). */
+  get timeout(): ResolvedTimeout {
+    return this.config.timeout;
+  }
+
+  /** A copy of the headers sent with every request. */
+  get headers(): Headers {
+    return this.config.headers.toHeaders();
+  }
+
+  /** Relative request URLs resolve against it. */
+  get baseUrl(): URL | undefined {
+    return this.config.baseUrl;
+  }
+
+  /**
+   * Sends a request and resolves once the response's status and headers have arrived; read the
+   * body from the returned response.
+   * @throws {ClientStateError} if the session is closed.
+   * @throws {InvalidArgumentError} / `InvalidURL` subclasses for bad input, before any I/O.
+   * @throws `ClientConnectionError`, `ClientResponseError` and the other `@x/errors` classes.
+   */
+  async request(method: string, url: string | URL, options: RequestOptions = {}): Promise<ClientResponse> {
+    if (this.#closed) throw new ClientStateError("Session is closed");
+    if (typeof method !== "string" || !TOKEN.test(method)) {
+      throw new InvalidArgumentError(`invalid HTTP method ${JSON.stringify(method)}`);
+    }
+    if (typeof options !== "object" || options === null) throw new InvalidArgumentError("options must be an object");
+    const call = new RequestCall(this, options);
+    return call.run(method.toUpperCase(), url);
+  }
+
+  /** GET (follows redirects). */
+  get(url: string | URL, options?: RequestOptions): Promise<ClientResponse> {
+    return this.request("GET", url, options);
+  }
+
+  /** POST; `options.data` or `options.json` is the body. */
+  post(url: string | URL, options?: RequestOptions): Promise<ClientResponse> {
+    return this.request("POST", url, options);
+  }
+
+  put(url: string | URL, options?: RequestOptions): Promise<ClientResponse> {
+    return this.request("PUT", url, options);
+  }
+
+  patch(url: string | URL, options?: RequestOptions): Promise<ClientResponse> {
+    return this.request("PATCH", url, options);
+  }
+
+  delete(url: string | URL, options?: RequestOptions): Promise<ClientResponse> {
+    return this.request("DELETE", url, options);
+  }
+
+  /** HEAD; does not follow redirects unless `allowRedirects: true`. */
+  head(url: string | URL, options?: RequestOptions): Promise<ClientResponse> {
+    return this.request("HEAD", url, options);
+  }
+
+  options(url: string | URL, options?: RequestOptions): Promise<ClientResponse> {
+    return this.request("OPTIONS", url, options);
+  }
+
+  /** Closes the session, and the connector if the session owns it. Idempotent. */
+  close(): Promise<void> {
+    this.#closing ??= (async () => {
+      this.#closed = true;
+      unclosed.unregister(this);
+      if (this.#owner) await this.#dispatcher.close();
+    })();
+    return this.#closing;
+  }
+
+  /** Closes the session but leaves the connector open (and in the caller's hands). */
+  detach(): void {
+    this.#closed = true;
+    unclosed.unregister(this);
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close();
+  }
+
+  /** @internal Sends one hop through the connector. */
+  send(request: ClientRequest, call: RequestCall): Promise<HopResult> {
+    const cfg = this.config;
+    return new Promise<HopResult>((resolve, reject) => {
+      const headers = request.headers.toFlat();
+      let snapshot: Headers | undefined;
+      const requestInfo: RequestInfo = {
+        url: request.url,
+        method: request.method,
+        realUrl: request.realUrl,
+        get headers() {
+          if (!snapshot) {
+            snapshot = new Headers();
+            for (let i = 0; i < headers.length; i += 2) snapshot.append(headers[i]!, headers[i + 1]!);
+          }
+          return snapshot;
+        },
+      };
+      const handler: ResponseHandler = new ResponseHandler(
+        {
+          method: request.method,
+          url: request.url,
+          realUrl: request.realUrl,
+          requestInfo,
+          autoDecompress: request.autoDecompress,
+          decompress: cfg.decompress,
+          readBufsize: cfg.readBufsize,
+          maxLineSize: cfg.maxLineSize,
+          maxFieldSize: cfg.maxFieldSize,
+          readUntilEof: request.readUntilEof,
+          fallbackCharset: cfg.fallbackCharset,
+          onFinish: () => call.hopFinished(handler),
+        },
+        (response) => resolve({ response, handler }),
+        reject,
+      );
+      call.setCurrent(handler);
+      const t = request.timeout;
+      const read = t.sockRead ?? 0;
+      try {
+        const url = request.url;
+        this.#dispatcher.dispatch(
+          {
+            origin: url.origin,
+            path: `${url.pathname}${url.search}`,
+            method: request.method,
+            headers,
+            body: (request.body ? request.body.take() : null) as never,
+            headersTimeout: read,
+            bodyTimeout: read,
+            ...(request.closeConnection ? { reset: true } : {}),
+            connectorOptions: {
+              ssl: request.ssl,
+              serverHostname: request.serverHostname,
+              timeout: { connect: t.connect, sockConnect: t.sockConnect },
+              onConnection: handler.onConnection,
+            },
+          } as Dispatcher.DispatchOptions,
+          handler,
+        );
+      } catch (err) {
+        reject(err);
+      }
+    });
+  }
+}

@@ -1,0 +1,63 @@
+/** A parsed `Content-Type`: the lower-case media type and its parameters (names lower-cased). */
+export interface ContentType {
+  readonly mimetype: string;
+  readonly params: Readonly<Record<string, string>>;
+}
+
+const DEFAULT: ContentType = Object.freeze({ mimetype: "application/octet-stream", params: Object.freeze({}) });
+
+/** Parses a `Content-Type` value; RFC 9110 says a missing one means `application/octet-stream`. */
+export function parseContentType(value: string | null | undefined): ContentType {
+  if (!value) return DEFAULT;
+  const [type = "", ...rest] = value.split(";");
+  const mimetype = type.trim().toLowerCase();
+  const params: Record<string, string> = Object.create(null);
+  for (const part of rest) {
+    const eq = part.indexOf("=");
+    if (eq < 0) continue;
+    const name = part.slice(0, eq).trim().toLowerCase();
+    let v = part.slice(eq + 1).trim();
+    if (v.length >= 2 && v.startsWith('"') && v.endsWith('"')) v = v.slice(1, -1).replace(/\\(.)/g, "$1");
+    if (name) params[name] = v;
+  }
+  return { mimetype: mimetype || DEFAULT.mimetype, params };
+}
+
+const JSON_TYPE = /^(?:application\/|[\w.-]+\/[\w.+-]+?\+)json$/;
+
+/** True for `application/json` and any `…+json` type, as aiohttp's `json()` accepts. */
+export function isJsonType(mimetype: string): boolean {
+  return JSON_TYPE.test(mimetype);
+}
+
+/** One entry of a `Link` header. */
+export interface LinkEntry {
+  /** The target, resolved against the response URL. */
+  readonly url: URL;
+  /** `rel` and every other parameter, as given. */
+  readonly params: Readonly<Record<string, string>>;
+}
+
+/**
+ * Parses `Link` headers (RFC 8288) into a map keyed by `rel` (or by the URL when there is none),
+ * as aiohttp's `resp.links` does.
+ */
+export function parseLinks(values: readonly string[], base: URL): Map<string, LinkEntry> {
+  const out = new Map<string, LinkEntry>();
+  for (const value of values) {
+    for (const m of value.matchAll(/<([^>]*)>\s*((?:;\s*[^;,]+(?:=(?:"(?:[^"\\]|\\.)*"|[^;,]*))?\s*)*)/g)) {
+      let url: URL;
+      try {
+        url = new URL(m[1] ?? "", base);
+      } catch {
+        continue;
+      }
+      const params: Record<string, string> = Object.create(null);
+      for (const p of (m[2] ?? "").matchAll(/;\s*([^;=\s]+)\s*(?:=\s*(?:"((?:[^"\\]|\\.)*)"|([^;,]*)))?/g)) {
+        params[(p[1] ?? "").toLowerCase()] = (p[2] ?? p[3] ?? "").trim();
+      }
+      out.set(params.rel ?? url.href, { url, params });
+    }
+  }
+  return out;
+}

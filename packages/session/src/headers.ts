@@ -1,0 +1,143 @@
+import { InvalidArgumentError } from "@x/errors";
+
+const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+const BAD_VALUE = /[\r\n\0]/;
+
+/** Throws unless `name` is an HTTP token. */
+export function checkHeaderName(name: string): void {
+  if (typeof name !== "string" || !TOKEN.test(name)) {
+    throw new InvalidArgumentError(`invalid header name ${JSON.stringify(name)}`);
+  }
+}
+
+/** Throws if `value` holds CR, LF or NUL, which would let it inject headers. */
+export function checkHeaderValue(name: string, value: string): void {
+  if (BAD_VALUE.test(value)) {
+    throw new InvalidArgumentError(`header ${name} must not contain CR, LF or NUL`);
+  }
+}
+
+/** Headers as a caller may give them. */
+export type HeadersInput =
+  | Headers
+  | Iterable<readonly [string, string]>
+  | Readonly<Record<string, string | number | readonly string[] | undefined>>;
+
+/**
+ * An ordered, case-insensitive list of request headers that keeps duplicates and the caller's
+ * spelling. Every name and value is checked on the way in.
+ */
+export class HeaderList {
+  /** [name, value] pairs in order; `lower` mirrors the names in lower case. */
+  readonly #names: string[] = [];
+  readonly #lower: string[] = [];
+  readonly #values: string[] = [];
+
+  static from(input: HeadersInput | undefined): HeaderList {
+    const list = new HeaderList();
+    if (input) list.extend(input);
+    return list;
+  }
+
+  get size(): number {
+    return this.#names.length;
+  }
+
+  /** Adds every header of `input`. */
+  extend(input: HeadersInput): void {
+    if (input instanceof Headers) {
+      input.forEach((value, name) => this.append(name, value));
+      return;
+    }
+    if (typeof (input as Iterable<unknown>)[Symbol.iterator] === "function") {
+      for (const pair of input as Iterable<readonly [string, string]>) {
+        if (!Array.isArray(pair) || pair.length !== 2) throw new InvalidArgumentError("headers must be [name, value] pairs");
+        this.append(pair[0], pair[1]);
+      }
+      return;
+    }
+    if (typeof input !== "object" || input === null) throw new InvalidArgumentError("headers must be an object");
+    for (const [name, value] of Object.entries(input)) {
+      if (value === undefined) continue;
+      if (Array.isArray(value)) for (const v of value) this.append(name, v);
+      else this.append(name, value as string | number);
+    }
+  }
+
+  append(name: string, value: string | number): void {
+    checkHeaderName(name);
+    const v = typeof value === "number" ? String(value) : value;
+    if (typeof v !== "string") throw new InvalidArgumentError(`header ${name} must have a string value`);
+    checkHeaderValue(name, v);
+    this.#names.push(name);
+    this.#lower.push(name.toLowerCase());
+    this.#values.push(v);
+  }
+
+  /** Replaces every header called `name` with one. */
+  set(name: string, value: string): void {
+    this.delete(name);
+    this.append(name, value);
+  }
+
+  has(name: string): boolean {
+    return this.#lower.includes(name.toLowerCase());
+  }
+
+  get(name: string): string | undefined {
+    const i = this.#lower.indexOf(name.toLowerCase());
+    return i < 0 ? undefined : this.#values[i];
+  }
+
+  /** Removes every header called `name` (any letter case). */
+  delete(name: string): void {
+    const lower = name.toLowerCase();
+    for (let i = this.#lower.length - 1; i >= 0; i--) {
+      if (this.#lower[i] === lower) {
+        this.#names.splice(i, 1);
+        this.#lower.splice(i, 1);
+        this.#values.splice(i, 1);
+      }
+    }
+  }
+
+  /** Adds the headers of `other` whose names this list does not have yet. */
+  fill(other: HeaderList): void {
+    const present = new Set(this.#lower);
+    for (let i = 0; i < other.#names.length; i++) {
+      if (!present.has(other.#lower[i]!)) {
+        this.#names.push(other.#names[i]!);
+        this.#lower.push(other.#lower[i]!);
+        this.#values.push(other.#values[i]!);
+      }
+    }
+  }
+
+  clone(): HeaderList {
+    const copy = new HeaderList();
+    copy.#names.push(...this.#names);
+    copy.#lower.push(...this.#lower);
+    copy.#values.push(...this.#values);
+    return copy;
+  }
+
+  /** `[name, value, name, value, …]`, the form undici takes. */
+  toFlat(): string[] {
+    const out = new Array<string>(this.#names.length * 2);
+    for (let i = 0; i < this.#names.length; i++) {
+      out[2 * i] = this.#names[i]!;
+      out[2 * i + 1] = this.#values[i]!;
+    }
+    return out;
+  }
+
+  toHeaders(): Headers {
+    const h = new Headers();
+    for (let i = 0; i < this.#names.length; i++) h.append(this.#names[i]!, this.#values[i]!);
+    return h;
+  }
+
+  *[Symbol.iterator](): Iterator<[string, string]> {
+    for (let i = 0; i < this.#names.length; i++) yield [this.#names[i]!, this.#values[i]!];
+  }
+}

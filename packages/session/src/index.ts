@@ -1,0 +1,15 @@
+export type { CompressOption, FormValue, RequestData } from "./body.js";
+export { ClientRequest } from "./client-request.js";
+export {
+  type CharsetResolver,
+  ClientResponse,
+  type HttpVersion,
+  type JsonOptions,
+} from "./client-response.js";
+export { ClientSession } from "./client-session.js";
+export { type ClientTimeout, DEFAULT_TIMEOUT, type ResolvedTimeout } from "./client-timeout.js";
+export type { LinkEntry } from "./content-type.js";
+export type { HeaderList, HeadersInput } from "./headers.js";
+export type { ClientSessionOptions, RaiseForStatus, RequestOptions } from "./options.js";
+export { StreamReader } from "./stream-reader.js";
+export type { ParamsInput } from "./url.js";

@@ -1,0 +1,112 @@
+import type { Auth } from "@x/auth";
+import type { Fingerprint, SslOption, TlsOptions } from "@x/connector";
+import type { AbstractCookieJar, CookieInput } from "@x/cookies";
+import type { SecureContext } from "node:tls";
+import type { Dispatcher } from "undici";
+import type { CompressOption, RequestData } from "./body.js";
+import type { CharsetResolver, ClientResponse, HttpVersion } from "./client-response.js";
+import type { ClientTimeout } from "./client-timeout.js";
+import type { HeadersInput } from "./headers.js";
+import type { ParamsInput } from "./url.js";
+
+/** `raiseForStatus` as a callback: inspect the response and throw to fail the request. */
+export type RaiseForStatus = boolean | ((response: ClientResponse) => void | Promise<void>);
+
+/** Options of `new ClientSession()`, aiohttp's `ClientSession` arguments in camelCase; durations in ms. */
+export interface ClientSessionOptions {
+  /** Any undici `Dispatcher`; default: a new `TCPConnector()` owned by the session. */
+  connector?: Dispatcher;
+  /** Close the connector with the session. Default `true`; `false` shares one pool between sessions. */
+  connectorOwner?: boolean;
+  /** Cookies to start with, shared: sent to every host. */
+  cookies?: CookieInput;
+  /** Headers sent with every request (requests may override them by name). */
+  headers?: HeadersInput;
+  /** Auto headers not to generate (`"User-Agent"`, `"Accept"`, `"Accept-Encoding"`, `"Content-Type"`). */
+  skipAutoHeaders?: Iterable<string>;
+  /** Authentication for every request (to `baseUrl`'s origin only, when `baseUrl` is set). */
+  auth?: Auth;
+  /** Serializer for `json` bodies. Default `JSON.stringify`. */
+  jsonSerialize?: (value: unknown) => string;
+  /** `"1.1"` (default) or `"1.0"` (no keep-alive, no chunked bodies; the request line stays 1.1). */
+  version?: "1.0" | "1.1" | HttpVersion;
+  /** The cookie jar; default a new `CookieJar()`. `DummyCookieJar` keeps none. */
+  cookieJar?: AbstractCookieJar;
+  /** Seed-era: the total timeout, ms. Cannot be combined with `timeout`. */
+  readTimeout?: number | null;
+  /** Seed-era: the connect timeout, ms. Cannot be combined with `timeout`. */
+  connTimeout?: number | null;
+  /** Timeouts; default `{ total: 300000, sockConnect: 30000 }`. */
+  timeout?: ClientTimeout;
+  /** Throw `ClientResponseError` for statuses ≥ 400 (after redirects), or a callback that decides. Default `false`. */
+  raiseForStatus?: RaiseForStatus;
+  /** Decode gzip, deflate, br (and zstd where Node has it) bodies. Default `true`. */
+  autoDecompress?: boolean;
+  /** Read `~/.netrc` for credentials (and, later, proxies from the environment). Default `false`. */
+  trustEnv?: boolean;
+  /** Relative request URLs are resolved against it (RFC 3986); must end with `/`. */
+  baseUrl?: string | URL;
+  /** Normalize redirect URLs (percent-encoding). Default `true`; `false` sends `Location` as given. */
+  requoteRedirectUrl?: boolean;
+  /** Bytes a response may buffer before reading from the socket pauses. Default 65536. */
+  readBufsize?: number;
+  /** Longest status line, and longest line `readline()` accepts. Default 8190. */
+  maxLineSize?: number;
+  /** Longest header field (name and value). Default 8190. */
+  maxFieldSize?: number;
+  /** Chooses a text encoding when the response names none. Default: always `"utf-8"`. */
+  fallbackCharsetResolver?: CharsetResolver;
+  /** Most bytes a compressed body may decode to. Default 256 MiB. */
+  maxDecompressedSize?: number;
+  /** Most content codings one response may stack. Default 5. */
+  maxContentCodings?: number;
+}
+
+/** Options of `session.request()` and the verb methods. */
+export interface RequestOptions {
+  /** Query parameters to add: a record (arrays repeat a name), pairs, URLSearchParams, or an encoded string. */
+  params?: ParamsInput;
+  /** The body. See the README for how each kind is sent. */
+  data?: RequestData | null;
+  /** A value to send as JSON; cannot be combined with `data`. */
+  json?: unknown;
+  headers?: HeadersInput;
+  skipAutoHeaders?: Iterable<string>;
+  /** Auth for this request; replaces the session's. */
+  auth?: Auth | null;
+  /** Follow redirects. Default `true` (`false` for `head()`). */
+  allowRedirects?: boolean;
+  /** Redirects to follow before `TooManyRedirects`. Default 10; `0` follows none. */
+  maxRedirects?: number;
+  /** Compress the request body: `true`/`"deflate"` or `"gzip"`. Sent chunked. */
+  compress?: CompressOption;
+  /** Send the body with `Transfer-Encoding: chunked`. */
+  chunked?: boolean;
+  /** Send `Expect: 100-continue` and wait for the server's go-ahead before the body. */
+  expect100?: boolean;
+  /** Read bodies that end only when the connection closes. Default `true`. */
+  readUntilEof?: boolean;
+  /** Timeouts for this request, laid over the session's field by field; a number is `total`. */
+  timeout?: ClientTimeout | number;
+  /** Seed-era per-request total timeout, ms. */
+  readTimeout?: number | null;
+  /** Seed-era per-request connect timeout, ms. */
+  connTimeout?: number | null;
+  /** TLS for this request (see `@x/connector`). */
+  ssl?: SslOption;
+  /** Seed-era: `false` is `ssl: false`. */
+  verifySsl?: boolean;
+  /** Seed-era: a SHA-256 pin. */
+  fingerprint?: Uint8Array | string | Fingerprint;
+  /** Seed-era: TLS options or a SecureContext. */
+  sslContext?: TlsOptions | SecureContext;
+  /** TLS server name (SNI and certificate check) instead of the URL's host. */
+  serverHostname?: string;
+  /** Cookies for this request only; not stored, and not sent after a redirect to another origin. */
+  cookies?: CookieInput;
+  raiseForStatus?: RaiseForStatus;
+  /** Cancels the request, the body read included; it fails with the signal's reason. */
+  signal?: AbortSignal;
+  /** Overrides the session's `autoDecompress`. */
+  autoDecompress?: boolean;
+}

@@ -1,0 +1,36 @@
+import { InvalidUrlRedirectClientError, NonHttpUrlRedirectClientError } from "@x/errors";
+
+/** Statuses a session follows. */
+export const REDIRECT_STATUSES = new Set([301, 302, 303, 307, 308]);
+
+/**
+ * The method and body after a redirect, as aiohttp does it: 303 turns anything but HEAD into a
+ * bodiless GET; 301 and 302 turn only POST into GET; 307 and 308 keep both.
+ */
+export function redirectMethod(status: number, method: string): { method: string; dropBody: boolean } {
+  if ((status === 303 && method !== "HEAD") || ((status === 301 || status === 302) && method === "POST")) {
+    return { method: "GET", dropBody: true };
+  }
+  return { method, dropBody: false };
+}
+
+/**
+ * Resolves a redirect target against the URL that answered. The fragment is dropped (a new
+ * request's URL has none); userinfo stays for the caller to turn into credentials.
+ * @throws {InvalidUrlRedirectClientError} when it does not parse or has no host.
+ * @throws {NonHttpUrlRedirectClientError} for `file:`, `data:`, `ftp:` and every other non-http scheme.
+ */
+export function redirectTarget(location: string, current: URL): URL {
+  if (/[\r\n\0]/.test(location)) throw new InvalidUrlRedirectClientError(location, "control characters in Location");
+  let url: URL;
+  try {
+    url = new URL(location, current);
+  } catch (err) {
+    throw new InvalidUrlRedirectClientError(location, "the redirect target is not a valid URL", { cause: err });
+  }
+  if (url.protocol !== "http:" && url.protocol !== "https:") {
+    throw new NonHttpUrlRedirectClientError(location, `refusing to follow a redirect to ${url.protocol}`);
+  }
+  if (!url.hostname) throw new InvalidUrlRedirectClientError(location, "the redirect target has no host");
+  return url;
+}

@@ -1,0 +1,342 @@
+import { type Auth, BasicAuth } from "@x/auth";
+import { mergeSslParams, type SslOption } from "@x/connector";
+import { type AbstractCookieJar, CookieJar, type CookieRecord, cookieHeader } from "@x/cookies";
+import {
+  ClientConnectorError,
+  ClientOSError,
+  InvalidArgumentError,
+  ServerDisconnectedError,
+  TooManyRedirects,
+  TotalTimeoutError,
+} from "@x/errors";
+import { chunkedBody, compressBody, prepareBody, type RequestBody } from "./body.js";
+import { ClientRequest, IDEMPOTENT } from "./client-request.js";
+import type { ClientResponse } from "./client-response.js";
+import { type ResolvedTimeout, resolveTimeout } from "./client-timeout.js";
+import { HeaderList } from "./headers.js";
+import { netrcFor } from "./netrc.js";
+import type { RequestOptions } from "./options.js";
+import { REDIRECT_STATUSES, redirectMethod, redirectTarget } from "./redirects.js";
+import type { ResponseHandler } from "./response-handler.js";
+import type { SessionConfig } from "./session-config.js";
+import { resolveUrl, wireUrl, withParams } from "./url.js";
+
+/** What sending one request produced. */
+export interface HopResult {
+  readonly response: ClientResponse;
+  readonly handler: ResponseHandler;
+}
+
+/** The session's part in a call: sending one hop. */
+export interface CallHost {
+  readonly config: SessionConfig;
+  send(request: ClientRequest, call: RequestCall): Promise<HopResult>;
+}
+
+const CREDENTIAL_HEADERS = ["authorization", "cookie", "proxy-authorization"];
+const BODY_METHODS = new Set(["POST", "PUT", "PATCH"]);
+const NO_LENGTH_METHODS = new Set(["GET", "HEAD", "OPTIONS", "TRACE", "CONNECT"]);
+/** Redirect bodies up to this size are read so their connection can be reused. */
+const DRAIN_LIMIT = 64 * 1024;
+
+/**
+ * One `session.request()` call: every hop of its redirects, the retry of a stale keep-alive
+ * connection, one answer to an auth challenge per hop, and the total timeout over all of it.
+ */
+export class RequestCall {
+  readonly #host: CallHost;
+  readonly #options: RequestOptions;
+  readonly timeout: ResolvedTimeout;
+  readonly #ssl: SslOption | undefined;
+  #current: ResponseHandler | undefined;
+  #final: ResponseHandler | undefined;
+  #finalDone = false;
+  #timer: NodeJS.Timeout | undefined;
+  #failure: Error | undefined;
+  #onAbort: (() => void) | undefined;
+  #cleaned = false;
+
+  constructor(host: CallHost, options: RequestOptions) {
+    this.#host = host;
+    this.#options = options;
+    const cfg = host.config;
+    if (options.timeout !== undefined && (options.readTimeout !== undefined || options.connTimeout !== undefined)) {
+      throw new InvalidArgumentError("timeout cannot be combined with the seed's readTimeout/connTimeout");
+    }
+    let timeout = resolveTimeout(cfg.timeout, options.timeout);
+    if (options.readTimeout !== undefined) timeout = resolveTimeout(timeout, { total: options.readTimeout });
+    if (options.connTimeout !== undefined) timeout = resolveTimeout(timeout, { connect: options.connTimeout });
+    this.timeout = timeout;
+    this.#ssl = mergeSslParams(options);
+  }
+
+  /** Fails the call: the running hop is aborted, or the body being read errors. */
+  fail(err: Error): void {
+    if (this.#failure) return;
+    this.#failure = err;
+    const current = this.#current;
+    if (current) current.abort(err);
+  }
+
+  /** @internal A hop's body was read or given up. */
+  hopFinished(handler: ResponseHandler): void {
+    if (handler === this.#final) this.#cleanup();
+    else if (this.#final === undefined && handler === this.#current) this.#finalDone = true;
+  }
+
+  async run(method: string, input: string | URL): Promise<ClientResponse> {
+    const { signal } = this.#options;
+    if (signal) {
+      signal.throwIfAborted();
+      this.#onAbort = () => this.fail(signal.reason as Error);
+      signal.addEventListener("abort", this.#onAbort, { once: true });
+    }
+    const total = this.timeout.total;
+    if (total !== null) this.#timer = setTimeout(() => this.fail(new TotalTimeoutError(total)), total);
+    try {
+      const response = await this.#loop(method, input);
+      this.#final = this.#current;
+      if (this.#finalDone || this.#final?.complete) this.#cleanup();
+      return response;
+    } catch (err) {
+      this.#cleanup();
+      throw err;
+    }
+  }
+
+  #cleanup(): void {
+    if (this.#cleaned) return;
+    this.#cleaned = true;
+    if (this.#timer) clearTimeout(this.#timer);
+    if (this.#onAbort) this.#options.signal?.removeEventListener("abort", this.#onAbort);
+  }
+
+  async #loop(initialMethod: string, input: string | URL): Promise<ClientResponse> {
+    const cfg = this.#host.config;
+    const o = this.#options;
+    let method = initialMethod;
+    let realUrl = withParams(resolveUrl(input, cfg.baseUrl), o.params);
+    const requestAuth = o.auth ?? undefined;
+    let urlAuth = BasicAuth.fromUrl(realUrl) ?? undefined;
+    if (urlAuth && requestAuth) throw new InvalidArgumentError("credentials in the URL cannot be combined with auth");
+    let userHeaders = cfg.headers.clone();
+    if (o.headers) {
+      const given = HeaderList.from(o.headers);
+      for (const [name] of given) userHeaders.delete(name);
+      given.fill(userHeaders);
+      userHeaders = given;
+    }
+    if ((requestAuth || urlAuth) && userHeaders.has("authorization")) {
+      throw new InvalidArgumentError("an Authorization header cannot be combined with auth or credentials in the URL");
+    }
+    const skip = new Set(cfg.skipAutoHeaders);
+    for (const name of o.skipAutoHeaders ?? []) skip.add(name.toLowerCase());
+    let body = this.#prepareBody(userHeaders);
+    let requestCookies = o.cookies !== undefined ? o.cookies : undefined;
+    let dropRequestAuth = false;
+    const sessionAuthOrigin = cfg.baseUrl?.origin;
+    const allowRedirects = o.allowRedirects ?? initialMethod !== "HEAD";
+    const maxRedirects = o.maxRedirects ?? 10;
+    if (!Number.isInteger(maxRedirects) || maxRedirects < 0) throw new InvalidArgumentError("maxRedirects must be a non-negative integer");
+    const history: ClientResponse[] = [];
+    let retried = false;
+    for (;;) {
+      const url = wireUrl(realUrl);
+      const headers = userHeaders.clone();
+      this.#autoHeaders(headers, skip, method, body);
+      this.#cookies(headers, url, requestCookies);
+      const auth: Auth | undefined =
+        urlAuth ??
+        (dropRequestAuth ? undefined : requestAuth) ??
+        (sessionAuthOrigin === undefined || sessionAuthOrigin === url.origin ? cfg.auth : undefined) ??
+        this.#netrc(url);
+      const authInfo = { method, url, body: bodyBytes(body) };
+      if (auth && !headers.has("authorization")) {
+        const value = auth.encode(authInfo);
+        if (value !== undefined && value !== "") headers.set("Authorization", value);
+      }
+      let challenged = false;
+      let response: ClientResponse;
+      for (;;) {
+        const request = new ClientRequest({
+          method,
+          url,
+          realUrl,
+          headers,
+          body,
+          timeout: this.timeout,
+          ssl: this.#ssl,
+          serverHostname: o.serverHostname,
+          autoDecompress: o.autoDecompress ?? cfg.autoDecompress,
+          readUntilEof: o.readUntilEof ?? true,
+          closeConnection: cfg.http10,
+        });
+        let result: HopResult;
+        try {
+          if (this.#failure) throw this.#failure;
+          result = await this.#host.send(request, this);
+        } catch (err) {
+          const handler = this.#current;
+          const stale =
+            (err instanceof ServerDisconnectedError || (err instanceof ClientOSError && !(err instanceof ClientConnectorError))) &&
+            handler !== undefined &&
+            !handler.headersReceived &&
+            (handler.connection === null || handler.reused);
+          if (stale && !retried && IDEMPOTENT.has(method) && (!body || body.replayable) && !this.#failure) {
+            retried = true;
+            continue;
+          }
+          throw err;
+        }
+        response = result.response;
+        this.#storeCookies(response);
+        if (response.status === 401 && auth?.challenge && !challenged) {
+          const retry = await auth.challenge(authInfo, { status: 401, url, headers: response.headers });
+          if (retry) {
+            challenged = true;
+            await discard(response);
+            for (const [name, value] of Object.entries(retry.headers)) headers.set(name, String(value));
+            continue;
+          }
+        }
+        break;
+      }
+      const location = REDIRECT_STATUSES.has(response.status) && allowRedirects
+        ? (response.headers.get("location") ?? response.headers.get("uri"))
+        : null;
+      if (location === null) {
+        response.setHistory(history);
+        await this.#raiseForStatus(response);
+        return response;
+      }
+      history.push(response);
+      response.setHistory([...history]);
+      if (history.length > maxRedirects) {
+        response.release();
+        throw new TooManyRedirects(history[0]!.requestInfo, [...history], {
+          status: response.status,
+          message: `more than ${maxRedirects} redirects`,
+          headers: response.headers,
+        });
+      }
+      const next = redirectTarget(location, url);
+      await discard(response);
+      const rewrite = redirectMethod(response.status, method);
+      method = rewrite.method;
+      if (rewrite.dropBody) {
+        body = undefined;
+        userHeaders.delete("content-length");
+      }
+      if (next.origin !== url.origin) {
+        for (const name of CREDENTIAL_HEADERS) userHeaders.delete(name);
+        requestCookies = undefined;
+        dropRequestAuth = true;
+      }
+      urlAuth = BasicAuth.fromUrl(next) ?? undefined;
+      // A one-shot body cannot follow a 307/308; body.take() says so when the hop is sent.
+      realUrl = next;
+    }
+  }
+
+  #prepareBody(headers: HeaderList): RequestBody | undefined {
+    const o = this.#options;
+    const cfg = this.#host.config;
+    let body = prepareBody(o.data, o.json, "json" in o && o.json !== undefined, cfg.jsonSerialize);
+    if (o.chunked && headers.has("content-length")) {
+      throw new InvalidArgumentError("chunked cannot be combined with a Content-Length header");
+    }
+    if (o.compress) {
+      if (headers.has("content-encoding")) throw new InvalidArgumentError("compress cannot be combined with a Content-Encoding header");
+      if (body) {
+        const compressed = compressBody(body, o.compress);
+        body = compressed.body;
+        headers.set("Content-Encoding", compressed.encoding);
+      }
+    } else if (o.chunked && body) {
+      body = chunkedBody(body);
+    }
+    if (body?.bytes && headers.has("content-length")) {
+      // aiohttp: a Content-Length set by the caller truncates the body.
+      const declared = Number(headers.get("content-length"));
+      if (!Number.isInteger(declared) || declared < 0) throw new InvalidArgumentError("Content-Length must be a non-negative integer");
+      if (declared > body.bytes.length) {
+        throw new InvalidArgumentError(`Content-Length ${declared} is longer than the ${body.bytes.length}-byte body`);
+      }
+      if (declared < body.bytes.length) body = prepareBody(body.bytes.subarray(0, declared), undefined, false, cfg.jsonSerialize);
+    }
+    if (cfg.http10 && body && !body.bytes && !body.replayable) {
+      throw new InvalidArgumentError("an HTTP/1.0 request needs a body of known length (bytes, not a stream)");
+    }
+    return body;
+  }
+
+  #autoHeaders(headers: HeaderList, skip: ReadonlySet<string>, method: string, body: RequestBody | undefined): void {
+    const cfg = this.#host.config;
+    if (!skip.has("accept") && !headers.has("accept")) headers.append("Accept", "*/*");
+    if (!skip.has("accept-encoding") && !headers.has("accept-encoding")) headers.append("Accept-Encoding", cfg.acceptEncoding);
+    if (!skip.has("user-agent") && !headers.has("user-agent")) headers.append("User-Agent", cfg.userAgent);
+    if (!skip.has("content-type") && !headers.has("content-type")) {
+      const type = body ? body.contentType : BODY_METHODS.has(method) ? "application/octet-stream" : undefined;
+      if (type) headers.append("Content-Type", type);
+    }
+    if (!body && !NO_LENGTH_METHODS.has(method) && !headers.has("content-length") && !headers.has("transfer-encoding")) {
+      headers.append("Content-Length", "0");
+    }
+  }
+
+  #cookies(headers: HeaderList, url: URL, requestCookies: RequestOptions["cookies"]): void {
+    const jar = this.#host.config.cookieJar;
+    const found: Map<string, CookieRecord> = jar.size > 0 ? jar.filterCookies(url) : new Map();
+    if (requestCookies !== undefined) {
+      const temp = new CookieJar({ unsafe: true, quoteCookie: quoteOf(jar) });
+      temp.updateCookies(requestCookies);
+      for (const [name, c] of temp.filterCookies(url)) found.set(name, c);
+    }
+    if (found.size === 0) return;
+    const ours = cookieHeader(found);
+    const given = headers.get("cookie");
+    headers.set("Cookie", given ? `${given}; ${ours}` : ours);
+  }
+
+  #storeCookies(response: ClientResponse): void {
+    const values: string[] = [];
+    for (const [name, value] of response.rawHeaders) if (name.length === 10 && name.toLowerCase() === "set-cookie") values.push(value);
+    if (values.length > 0) this.#host.config.cookieJar.updateCookies(values, response.url);
+  }
+
+  #netrc(url: URL): Auth | undefined {
+    if (!this.#host.config.trustEnv) return undefined;
+    const entry = netrcFor(url.hostname);
+    return entry ? new BasicAuth(entry.login, entry.password) : undefined;
+  }
+
+  async #raiseForStatus(response: ClientResponse): Promise<void> {
+    const setting = this.#options.raiseForStatus ?? this.#host.config.raiseForStatus;
+    if (setting === true) response.raiseForStatus();
+    else if (typeof setting === "function") await setting(response);
+  }
+
+  /** @internal The session tells which handler runs the current hop. */
+  setCurrent(handler: ResponseHandler): void {
+    this.#current = handler;
+    if (this.#failure) handler.abort(this.#failure);
+  }
+}
+
+function quoteOf(jar: AbstractCookieJar): boolean {
+  return jar instanceof CookieJar ? jar.quoteCookie : true;
+}
+
+/** The body as Digest's auth-int sees it: `null` for none, `undefined` when it cannot be read twice. */
+function bodyBytes(body: RequestBody | undefined): Uint8Array | null | undefined {
+  return body ? body.bytes : null;
+}
+
+/** Reads a small or finished body so its connection is reused; gives up on a big one. */
+async function discard(response: ClientResponse): Promise<void> {
+  const length = response.contentLength;
+  if (response.content.isEof() || (length !== null && length <= DRAIN_LIMIT)) {
+    await response.read().catch(() => {});
+  }
+  response.release();
+}

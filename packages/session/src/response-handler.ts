@@ -1,0 +1,276 @@
+import type { Duplex, Transform } from "node:stream";
+import { type Connection, type ConnectionInfo, dispatchError } from "@x/connector";
+import { ClientPayloadError, ClientResponseError, type RequestInfo } from "@x/errors";
+import { util as undiciUtil } from "undici";
+import { type CharsetResolver, ClientResponse, type HttpVersion, type ResponseSource } from "./client-response.js";
+import { type DecompressLimits, decodersFor } from "./decompress.js";
+import { StreamReader } from "./stream-reader.js";
+
+/** What the handler of one request needs to know about it. */
+export interface HopContext {
+  readonly method: string;
+  readonly url: URL;
+  readonly realUrl: URL;
+  readonly requestInfo: RequestInfo;
+  readonly autoDecompress: boolean;
+  readonly decompress: DecompressLimits;
+  readonly readBufsize: number;
+  readonly maxLineSize: number;
+  readonly maxFieldSize: number;
+  readonly readUntilEof: boolean;
+  readonly fallbackCharset: CharsetResolver;
+  /** The body is done with (read, failed or given up); called once. */
+  onFinish(): void;
+}
+
+const HTTP11: HttpVersion = Object.freeze({ major: 1, minor: 1 });
+const HTTP2: HttpVersion = Object.freeze({ major: 2, minor: 0 });
+const NO_BODY_STATUS = new Set([204, 304]);
+
+/**
+ * undici's view of one request sent by a session: it turns the response head into a
+ * `ClientResponse`, feeds the body (decoded when asked) into its `StreamReader` with
+ * backpressure, and reports failures as `@x/errors`.
+ */
+export class ResponseHandler implements ResponseSource {
+  readonly #ctx: HopContext;
+  readonly #resolve: (response: ClientResponse) => void;
+  readonly #reject: (err: unknown) => void;
+  #abort: ((err?: Error) => void) | undefined;
+  #abortReason: Error | undefined;
+  #response: ClientResponse | undefined;
+  #reader: StreamReader | undefined;
+  #settled = false;
+  #complete = false;
+  #finished = false;
+  #headersReceived = false;
+  #decoders: Transform[] | undefined;
+  #wroteToDecoder = false;
+  #resumeSocket: (() => void) | undefined;
+  /** The connection the request went out on, when the dispatcher tells. */
+  connection: Connection | null = null;
+  /** The connection had carried a request before. */
+  reused = false;
+
+  constructor(ctx: HopContext, resolve: (response: ClientResponse) => void, reject: (err: unknown) => void) {
+    this.#ctx = ctx;
+    this.#resolve = resolve;
+    this.#reject = reject;
+  }
+
+  /** For `connectorOptions.onConnection`. */
+  readonly onConnection = (info: ConnectionInfo): void => {
+    this.connection = info.connection;
+    this.reused = info.reused;
+  };
+
+  /** True once response headers arrived. */
+  get headersReceived(): boolean {
+    return this.#headersReceived;
+  }
+
+  // ── ResponseSource ───────────────────────────────────────────────────
+
+  get complete(): boolean {
+    return this.#complete;
+  }
+
+  abort(reason: Error): void {
+    if (this.#complete || this.#abortReason) return;
+    this.#abortReason = reason;
+    if (this.#abort) this.#abort(reason);
+    if (!this.#settled) {
+      this.#settled = true;
+      this.#reject(reason);
+    } else {
+      this.#reader?.setException(reason);
+      for (const d of this.#decoders ?? []) d.destroy();
+    }
+    this.finish();
+  }
+
+  finish(): void {
+    if (this.#finished) return;
+    this.#finished = true;
+    this.#ctx.onFinish();
+  }
+
+  // ── undici handler ───────────────────────────────────────────────────
+
+  onConnect(abort: (err?: Error) => void): void {
+    this.#abort = abort;
+    if (this.#abortReason) abort(this.#abortReason);
+  }
+
+  onHeaders(statusCode: number, rawHeaders: Buffer[], resume: () => void, statusText: string): boolean {
+    if (statusCode < 200) return true;
+    if (this.#abortReason) return false;
+    this.#headersReceived = true;
+    const ctx = this.#ctx;
+    const pairs: Array<[string, string]> = [];
+    const rawNames: string[] = [];
+    let contentEncoding: string | undefined;
+    let hasLength = false;
+    let chunked = false;
+    for (let i = 0; i + 1 < rawHeaders.length; i += 2) {
+      const rawName = rawHeaders[i]!;
+      const name = undiciUtil.headerNameToString(rawName);
+      const value = rawHeaders[i + 1]!.toString("latin1");
+      if (rawName.length + value.length + 2 > ctx.maxFieldSize) {
+        this.#failHead(`Got more than ${ctx.maxFieldSize} bytes when reading header ${name}`, statusCode);
+        return false;
+      }
+      pairs.push([name, value]);
+      rawNames.push(rawName.toString("latin1"));
+      if (name === "content-encoding") contentEncoding = contentEncoding ? `${contentEncoding}, ${value}` : value;
+      else if (name === "content-length") hasLength = true;
+      else if (name === "transfer-encoding") chunked = /chunked/i.test(value);
+    }
+    if (statusText.length + 13 > ctx.maxLineSize) {
+      this.#failHead(`Got more than ${ctx.maxLineSize} bytes when reading the status line`, statusCode);
+      return false;
+    }
+    const reader = new StreamReader(ctx.readBufsize, 2 * ctx.readBufsize);
+    this.#reader = reader;
+    reader.setResume(resume);
+    this.#resumeSocket = resume;
+    const noBody = ctx.method === "HEAD" || NO_BODY_STATUS.has(statusCode);
+    if (!noBody && ctx.autoDecompress && contentEncoding) {
+      try {
+        this.#decoders = decodersFor(contentEncoding, ctx.decompress);
+      } catch (err) {
+        this.#settled = true;
+        this.#abort?.(err as Error);
+        this.#reject(err);
+        this.finish();
+        return false;
+      }
+      if (this.#decoders) this.#wireDecoders(this.#decoders, contentEncoding);
+    }
+    const socket = this.connection?.transport as (Duplex & { alpnProtocol?: string | false }) | null | undefined;
+    this.#response = new ClientResponse({
+      method: ctx.method,
+      url: ctx.url,
+      realUrl: ctx.realUrl,
+      status: statusCode,
+      reason: statusText,
+      headerPairs: pairs,
+      rawNames,
+      version: socket?.alpnProtocol === "h2" ? HTTP2 : HTTP11,
+      content: reader,
+      requestInfo: ctx.requestInfo,
+      connection: this.connection,
+      source: this,
+      fallbackCharset: ctx.fallbackCharset,
+    });
+    this.#settled = true;
+    if (!ctx.readUntilEof && !noBody && !hasLength && !chunked) {
+      // aiohttp's read_until_eof=False: a body delimited only by the connection closing is not read.
+      this.#complete = true;
+      reader.feedEof();
+      this.#abort?.(new ClientPayloadError("body not read: readUntilEof is false"));
+      this.finish();
+    }
+    this.#resolve(this.#response);
+    return true;
+  }
+
+  onData(chunk: Buffer): boolean {
+    if (this.#complete) return true;
+    const decoders = this.#decoders;
+    if (decoders) {
+      this.#wroteToDecoder = true;
+      const first = decoders[0]!;
+      if (!first.write(chunk)) {
+        first.once("drain", () => this.#resumeSocket?.());
+        return false;
+      }
+      return true;
+    }
+    return this.#reader!.feed(chunk);
+  }
+
+  onComplete(): void {
+    if (this.#complete) return;
+    const decoders = this.#decoders;
+    if (decoders && this.#wroteToDecoder) {
+      decoders[0]!.end();
+      return;
+    }
+    this.#markComplete();
+  }
+
+  onError(err: Error): void {
+    if (this.#complete && !this.#decoders) return;
+    const reported =
+      err === this.#abortReason
+        ? err
+        : (dispatchError(err, {
+            host: this.#ctx.url.hostname,
+            port: Number(this.#ctx.url.port) || (this.#ctx.url.protocol === "https:" ? 443 : 80),
+            headersReceived: this.#headersReceived,
+            requestInfo: () => this.#ctx.requestInfo,
+          }) as Error);
+    if (!this.#settled) {
+      this.#settled = true;
+      this.#reject(reported);
+    } else {
+      this.#reader?.setException(reported);
+      for (const d of this.#decoders ?? []) d.destroy();
+    }
+    this.finish();
+  }
+
+  onUpgrade(): void {
+    this.onError(new ClientPayloadError("unexpected protocol upgrade"));
+  }
+
+  // ── internals ───────────────────────────────────────────────────────
+
+  #markComplete(): void {
+    this.#complete = true;
+    this.#reader?.feedEof();
+    this.finish();
+  }
+
+  #failHead(message: string, status: number): void {
+    const err = new ClientResponseError(this.#ctx.requestInfo, [], { status: 400, message: `${message} (status ${status})` });
+    this.#settled = true;
+    this.#abortReason = err;
+    this.#abort?.(err);
+    this.#reject(err);
+    this.finish();
+  }
+
+  #wireDecoders(decoders: Transform[], contentEncoding: string): void {
+    for (let i = 0; i + 1 < decoders.length; i++) decoders[i]!.pipe(decoders[i + 1]!);
+    const last = decoders[decoders.length - 1]!;
+    const reader = this.#reader!;
+    const max = this.#ctx.decompress.maxSize;
+    let produced = 0;
+    const fail = (err: Error) => {
+      if (this.#complete) {
+        reader.setException(err);
+        this.finish();
+      } else this.abort(err);
+    };
+    last.on("data", (chunk: Buffer) => {
+      produced += chunk.length;
+      if (produced > max) {
+        fail(new ClientPayloadError(`Decompressed body exceeds the ${max}-byte limit (maxDecompressedSize)`));
+        return;
+      }
+      if (!reader.feed(chunk)) last.pause();
+    });
+    reader.setResume(() => {
+      last.resume();
+      this.#resumeSocket?.();
+    });
+    last.on("end", () => this.#markComplete());
+    for (const d of decoders) {
+      d.on("error", (err: Error) =>
+        fail(new ClientPayloadError(`Can not decode content-encoding: ${contentEncoding}`, { cause: err })),
+      );
+    }
+  }
+}

@@ -1,0 +1,325 @@
+import { Readable } from "node:stream";
+import { ClientPayloadError, ClientStateError, InvalidArgumentError } from "@x/errors";
+
+const EMPTY = Buffer.alloc(0);
+
+/**
+ * A response body as it arrives (aiohttp's `StreamReader`, `resp.content`): read it all, by
+ * lines, by exact sizes or by whatever has arrived, or iterate over it. Only one read may wait at
+ * a time. Memory is bounded: past `highWaterMark` buffered bytes the connection stops reading
+ * from the socket until the consumer catches up.
+ *
+ * @example
+ * for await (const chunk of resp.content) progress += chunk.length;
+ */
+export class StreamReader implements AsyncIterable<Buffer> {
+  #chunks: Buffer[] = [];
+  #size = 0;
+  #eof = false;
+  #error: Error | undefined;
+  #wake: (() => void) | undefined;
+  #resume: (() => void) | undefined;
+  #paused = false;
+  #wantsAll = false;
+  #total = 0;
+  readonly #highWaterMark: number;
+  readonly #maxLineSize: number;
+
+  /** @internal Made by the session for each response. */
+  constructor(highWaterMark = 64 * 1024, maxLineSize = 64 * 1024) {
+    this.#highWaterMark = highWaterMark;
+    this.#maxLineSize = maxLineSize;
+  }
+
+  // ── producer side (the response handler) ───────────────────────────
+
+  /** @internal Adds received bytes; false asks the source to pause until `resume` is called. */
+  feed(chunk: Buffer): boolean {
+    if (this.#eof || this.#error) return true;
+    if (chunk.length > 0) {
+      this.#chunks.push(chunk);
+      this.#size += chunk.length;
+      this.#total += chunk.length;
+      this.#notify();
+    }
+    if (this.#size >= this.#highWaterMark && !this.#wantsAll) {
+      this.#paused = true;
+      return false;
+    }
+    return true;
+  }
+
+  /** @internal How to resume the source after `feed` returned false. */
+  setResume(resume: () => void): void {
+    this.#resume = resume;
+  }
+
+  /** @internal No more data will come. */
+  feedEof(): void {
+    this.#eof = true;
+    this.#notify();
+  }
+
+  /** @internal Reading failed; every later read throws `err`. Buffered data is dropped. */
+  setException(err: Error): void {
+    if (this.#error) return;
+    this.#error = err;
+    this.#chunks = [];
+    this.#size = 0;
+    this.#notify();
+  }
+
+  // ── state ───────────────────────────────────────────────────────────
+
+  /** True when the body has ended and everything was read. */
+  atEof(): boolean {
+    return this.#eof && this.#size === 0;
+  }
+
+  /** True when the body has ended (data may still be buffered). */
+  isEof(): boolean {
+    return this.#eof;
+  }
+
+  /** The error reading failed with, or `null`. */
+  exception(): Error | null {
+    return this.#error ?? null;
+  }
+
+  /** Bytes received so far (after decompression). */
+  get totalBytes(): number {
+    return this.#total;
+  }
+
+  // ── reading ─────────────────────────────────────────────────────────
+
+  /**
+   * Reads up to `n` bytes as soon as some are available, or — with `n` omitted or negative —
+   * everything up to the end. Returns an empty Buffer at the end.
+   */
+  async read(n = -1): Promise<Buffer> {
+    if (n === 0) return EMPTY;
+    if (n < 0) {
+      this.#wantsAll = true;
+      this.#maybeResume();
+      try {
+        while (!this.#eof) {
+          this.#check();
+          await this.#wait();
+        }
+        this.#check();
+        return this.#take(this.#size);
+      } finally {
+        this.#wantsAll = false;
+      }
+    }
+    while (this.#size === 0 && !this.#eof) {
+      this.#check();
+      await this.#wait();
+    }
+    this.#check();
+    return this.#take(Math.min(n, this.#size));
+  }
+
+  /** Reads whatever has arrived (waiting for something if nothing has); empty at the end. */
+  async readany(): Promise<Buffer> {
+    while (this.#size === 0 && !this.#eof) {
+      this.#check();
+      await this.#wait();
+    }
+    this.#check();
+    if (this.#size === 0) return EMPTY;
+    const first = this.#chunks.shift()!;
+    this.#size -= first.length;
+    this.#maybeResume();
+    return first;
+  }
+
+  /** Reads one received piece and whether it ended a piece (aiohttp's `(data, end_of_http_chunk)`). */
+  async readchunk(): Promise<[Buffer, boolean]> {
+    const data = await this.readany();
+    return [data, data.length > 0];
+  }
+
+  /**
+   * Reads up to and including `separator` (default `"\n"`), or to the end.
+   * @throws {ClientPayloadError} when no separator comes within `maxLineSize` bytes.
+   */
+  async readuntil(separator: string | Uint8Array = "\n"): Promise<Buffer> {
+    const sep = typeof separator === "string" ? Buffer.from(separator) : Buffer.from(separator);
+    if (sep.length === 0) throw new InvalidArgumentError("separator must not be empty");
+    for (;;) {
+      this.#check();
+      const joined = this.#chunks.length > 1 ? this.#compact() : this.#chunks[0];
+      if (joined) {
+        const at = joined.indexOf(sep);
+        if (at >= 0) return this.#take(at + sep.length);
+      }
+      if (this.#size > this.#maxLineSize) {
+        throw new ClientPayloadError(`Line is too long: no separator within ${this.#maxLineSize} bytes`);
+      }
+      if (this.#eof) return this.#take(this.#size);
+      await this.#wait(true);
+    }
+  }
+
+  /** Reads one line, `\n` included (the last line may have none). */
+  readline(): Promise<Buffer> {
+    return this.readuntil("\n");
+  }
+
+  /**
+   * Reads exactly `n` bytes.
+   * @throws {ClientPayloadError} when the body ends first (aiohttp's IncompleteReadError).
+   */
+  async readexactly(n: number): Promise<Buffer> {
+    if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError("readexactly needs a non-negative integer");
+    while (this.#size < n && !this.#eof) {
+      this.#check();
+      await this.#wait(true);
+    }
+    this.#check();
+    if (this.#size < n) {
+      const got = this.#size;
+      throw new ClientPayloadError(`${got} bytes read on a total of ${n} expected bytes`);
+    }
+    return this.#take(n);
+  }
+
+  /** Iterates over pieces of exactly `n` bytes (the last may be shorter). */
+  async *iterChunked(n: number): AsyncGenerator<Buffer> {
+    if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError("iterChunked needs a positive integer");
+    for (;;) {
+      while (this.#size < n && !this.#eof) {
+        this.#check();
+        await this.#wait(true);
+      }
+      this.#check();
+      if (this.#size === 0) return;
+      yield this.#take(Math.min(n, this.#size));
+    }
+  }
+
+  /** Iterates over data as it arrives. */
+  async *iterAny(): AsyncGenerator<Buffer> {
+    for (;;) {
+      const chunk = await this.readany();
+      if (chunk.length === 0) return;
+      yield chunk;
+    }
+  }
+
+  /** Iterates over `[data, endOfChunk]` pairs (see `readchunk`). */
+  async *iterChunks(): AsyncGenerator<[Buffer, boolean]> {
+    for (;;) {
+      const pair = await this.readchunk();
+      if (pair[0].length === 0) return;
+      yield pair;
+    }
+  }
+
+  /** Iterates over lines, `\n` included — what aiohttp's `async for line in resp.content` does. */
+  async *iterLines(): AsyncGenerator<Buffer> {
+    for (;;) {
+      const line = await this.readline();
+      if (line.length === 0) return;
+      yield line;
+    }
+  }
+
+  /** Iterates over data as it arrives (like Node's streams; `iterLines()` iterates lines). */
+  [Symbol.asyncIterator](): AsyncIterator<Buffer> {
+    return this.iterAny();
+  }
+
+  /** The rest of the body as a web `ReadableStream`. */
+  toReadableStream(): ReadableStream<Uint8Array> {
+    return new ReadableStream<Uint8Array>(
+      {
+        pull: async (controller) => {
+          try {
+            const chunk = await this.readany();
+            if (chunk.length === 0) controller.close();
+            else controller.enqueue(new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.length));
+          } catch (err) {
+            controller.error(err);
+          }
+        },
+      },
+      { highWaterMark: 0 },
+    );
+  }
+
+  /** The rest of the body as a Node `Readable`. */
+  toNodeReadable(): Readable {
+    return Readable.from(this.iterAny(), { objectMode: false });
+  }
+
+  // ── internals ───────────────────────────────────────────────────────
+
+  #check(): void {
+    if (this.#error) throw this.#error;
+  }
+
+  #notify(): void {
+    const wake = this.#wake;
+    this.#wake = undefined;
+    wake?.();
+  }
+
+  #wait(needMore = false): Promise<void> {
+    if (this.#wake) throw new ClientStateError("another read is already waiting for data on this body");
+    // Waiting for more than the buffer holds must not deadlock on backpressure.
+    if (needMore && this.#paused) this.#forceResume();
+    return new Promise((resolve) => {
+      this.#wake = resolve;
+    });
+  }
+
+  #take(n: number): Buffer {
+    if (n === 0) return EMPTY;
+    const first = this.#chunks[0]!;
+    let out: Buffer;
+    if (first.length === n) {
+      this.#chunks.shift();
+      out = first;
+    } else if (first.length > n) {
+      out = first.subarray(0, n);
+      this.#chunks[0] = first.subarray(n);
+    } else {
+      out = Buffer.allocUnsafe(n);
+      let filled = 0;
+      while (filled < n) {
+        const c = this.#chunks[0]!;
+        const want = n - filled;
+        if (c.length <= want) {
+          c.copy(out, filled);
+          filled += c.length;
+          this.#chunks.shift();
+        } else {
+          c.copy(out, filled, 0, want);
+          this.#chunks[0] = c.subarray(want);
+          filled = n;
+        }
+      }
+    }
+    this.#size -= n;
+    this.#maybeResume();
+    return out;
+  }
+
+  #compact(): Buffer {
+    const joined = Buffer.concat(this.#chunks, this.#size);
+    this.#chunks = [joined];
+    return joined;
+  }
+
+  #maybeResume(): void {
+    if (this.#paused && (this.#size < this.#highWaterMark || this.#wantsAll)) this.#forceResume();
+  }
+
+  #forceResume(): void {
+    this.#paused = false;
+    this.#resume?.();
+  }
+}
