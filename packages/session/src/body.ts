@@ -1,6 +1,7 @@
 import { Readable } from "node:stream";
 import zlib from "node:zlib";
 import { ClientPayloadError, InvalidArgumentError } from "@x/errors";
+import { FormData as UndiciFormData } from "undici";
 
 /** What `data` may be. */
 export type RequestData =
@@ -20,7 +21,7 @@ export type RequestData =
 /** A value in a form record: sent URL-encoded. */
 export type FormValue = string | number | boolean;
 
-type Source = string | Buffer | Blob | FormData | AsyncIterable<Uint8Array> | null;
+type Source = string | Buffer | Blob | UndiciFormData | AsyncIterable<Uint8Array> | null;
 
 /**
  * A request body made ready to send, and to send again where that is possible (redirects that
@@ -63,6 +64,24 @@ export class RequestBody {
     }
     return this.#make();
   }
+}
+
+function isFormData(value: unknown): value is FormData {
+  return (
+    typeof value === "object" &&
+    value !== null &&
+    (value as { [Symbol.toStringTag]?: unknown })[Symbol.toStringTag] === "FormData" &&
+    typeof (value as FormData).entries === "function"
+  );
+}
+
+function copyForm(source: FormData): UndiciFormData {
+  const form = new UndiciFormData();
+  for (const [name, value] of source.entries()) {
+    if (typeof value === "string") form.append(name, value);
+    else form.append(name, value as Blob, (value as File).name);
+  }
+  return form;
 }
 
 function isAsyncIterable(value: unknown): value is AsyncIterable<Uint8Array | string> {
@@ -119,9 +138,11 @@ export function prepareBody(
   if (data instanceof ArrayBuffer) return bytesBody(Buffer.from(data), "application/octet-stream");
   if (data instanceof DataView) return bytesBody(Buffer.from(data.buffer, data.byteOffset, data.byteLength), "application/octet-stream");
   if (data instanceof URLSearchParams) return bytesBody(Buffer.from(data.toString()), "application/x-www-form-urlencoded");
-  if (typeof FormData !== "undefined" && data instanceof FormData) {
-    // undici encodes it as multipart with its boundary on every send.
-    return new RequestBody(() => data, { replayable: true });
+  if (isFormData(data)) {
+    // undici encodes it as multipart with its boundary on every send. Node's global FormData may
+    // come from another undici than ours, so the entries are moved into our undici's FormData.
+    const form = data instanceof UndiciFormData ? data : copyForm(data);
+    return new RequestBody(() => form, { replayable: true });
   }
   if (typeof Blob !== "undefined" && data instanceof Blob) {
     return new RequestBody(() => data, { contentType: data.type || "application/octet-stream", replayable: true });

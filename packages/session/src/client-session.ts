@@ -1,8 +1,9 @@
-import { TCPConnector } from "@x/connector";
+import { BaseConnector, TCPConnector } from "@x/connector";
 import { ClientStateError, InvalidArgumentError, type RequestInfo } from "@x/errors";
 import type { Dispatcher } from "undici";
 import type { ClientRequest } from "./client-request.js";
 import type { ClientResponse } from "./client-response.js";
+import { sendWithExpectContinue } from "./expect-continue.js";
 import type { ResolvedTimeout } from "./client-timeout.js";
 import type { ClientSessionOptions, RequestOptions } from "./options.js";
 import { type CallHost, type HopResult, RequestCall } from "./request-call.js";
@@ -10,6 +11,9 @@ import { ResponseHandler } from "./response-handler.js";
 import { resolveConfig, type SessionConfig } from "./session-config.js";
 
 const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+
+/** Calls to run when a basic-API request's body is done, keyed by its options object. */
+const oneShot = new WeakMap<object, () => void>();
 
 const unclosed = new FinalizationRegistry<string>((where) => {
   process.emitWarning(`Unclosed client session${where}`, { type: "ResourceWarning", code: "X_UNCLOSED_SESSION" });
@@ -93,7 +97,7 @@ export class ClientSession implements CallHost, AsyncDisposable {
       throw new InvalidArgumentError(`invalid HTTP method ${JSON.stringify(method)}`);
     }
     if (typeof options !== "object" || options === null) throw new InvalidArgumentError("options must be an object");
-    const call = new RequestCall(this, options);
+    const call = new RequestCall(this, options, oneShot.get(options));
     return call.run(method.toUpperCase(), url);
   }
 
@@ -185,6 +189,14 @@ export class ClientSession implements CallHost, AsyncDisposable {
         reject,
       );
       call.setCurrent(handler);
+      if (call.expect100) {
+        if (!(this.#dispatcher instanceof BaseConnector)) {
+          reject(new InvalidArgumentError("expect100 needs an @x/connector connector (undici's HTTP/1.1 client cannot wait for 100 Continue)"));
+          return;
+        }
+        sendWithExpectContinue(this.#dispatcher, request, headers, handler).catch((err: unknown) => handler.onError(err as Error));
+        return;
+      }
       const t = request.timeout;
       const read = t.sockRead ?? 0;
       try {
@@ -212,5 +224,40 @@ export class ClientSession implements CallHost, AsyncDisposable {
         reject(err);
       }
     });
+  }
+}
+
+/** Options of the basic API's {@link request}: a request's options plus a few session ones. */
+export interface BasicRequestOptions extends RequestOptions {
+  /** A connector to use (and leave open); default a new `TCPConnector({ forceClose: true })`. */
+  connector?: Dispatcher;
+  version?: ClientSessionOptions["version"];
+  cookieJar?: ClientSessionOptions["cookieJar"];
+}
+
+/**
+ * aiohttp's basic API: one request without a session of your own. A one-shot session is made
+ * for it and closed as soon as the body is read or released; its connection is not kept alive.
+ *
+ * @example
+ * const resp = await request("GET", "http://127.0.0.1:8080/");
+ * console.log(await resp.text());
+ */
+export async function request(method: string, url: string | URL, options: BasicRequestOptions = {}): Promise<ClientResponse> {
+  const { connector, version, cookieJar, ...rest } = options;
+  const session = new ClientSession({
+    connector: connector ?? new TCPConnector({ forceClose: true }),
+    connectorOwner: connector === undefined,
+    ...(version !== undefined ? { version } : {}),
+    ...(cookieJar !== undefined ? { cookieJar } : {}),
+  });
+  unclosed.unregister(session);
+  const perCall: RequestOptions = { ...rest };
+  oneShot.set(perCall, () => void session.close());
+  try {
+    return await session.request(method, url, perCall);
+  } catch (err) {
+    await session.close();
+    throw err;
   }
 }

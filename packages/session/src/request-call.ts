@@ -47,6 +47,8 @@ export class RequestCall {
   readonly #host: CallHost;
   readonly #options: RequestOptions;
   readonly timeout: ResolvedTimeout;
+  /** Send `Expect: 100-continue` and hold the body until the server agrees. */
+  readonly expect100: boolean;
   readonly #ssl: SslOption | undefined;
   #current: ResponseHandler | undefined;
   #final: ResponseHandler | undefined;
@@ -55,10 +57,12 @@ export class RequestCall {
   #failure: Error | undefined;
   #onAbort: (() => void) | undefined;
   #cleaned = false;
+  readonly #onDone: (() => void) | undefined;
 
-  constructor(host: CallHost, options: RequestOptions) {
+  constructor(host: CallHost, options: RequestOptions, onDone?: () => void) {
     this.#host = host;
     this.#options = options;
+    this.#onDone = onDone;
     const cfg = host.config;
     if (options.timeout !== undefined && (options.readTimeout !== undefined || options.connTimeout !== undefined)) {
       throw new InvalidArgumentError("timeout cannot be combined with the seed's readTimeout/connTimeout");
@@ -68,6 +72,7 @@ export class RequestCall {
     if (options.connTimeout !== undefined) timeout = resolveTimeout(timeout, { connect: options.connTimeout });
     this.timeout = timeout;
     this.#ssl = mergeSslParams(options);
+    this.expect100 = options.expect100 ?? false;
   }
 
   /** Fails the call: the running hop is aborted, or the body being read errors. */
@@ -109,6 +114,7 @@ export class RequestCall {
     this.#cleaned = true;
     if (this.#timer) clearTimeout(this.#timer);
     if (this.#onAbort) this.#options.signal?.removeEventListener("abort", this.#onAbort);
+    this.#onDone?.();
   }
 
   async #loop(initialMethod: string, input: string | URL): Promise<ClientResponse> {

@@ -44,6 +44,7 @@ export class ResponseHandler implements ResponseSource {
   #complete = false;
   #finished = false;
   #headersReceived = false;
+  #noBody = false;
   #decoders: Transform[] | undefined;
   #wroteToDecoder = false;
   #resumeSocket: (() => void) | undefined;
@@ -135,6 +136,7 @@ export class ResponseHandler implements ResponseSource {
     reader.setResume(resume);
     this.#resumeSocket = resume;
     const noBody = ctx.method === "HEAD" || NO_BODY_STATUS.has(statusCode);
+    this.#noBody = noBody;
     if (!noBody && ctx.autoDecompress && contentEncoding) {
       try {
         this.#decoders = decodersFor(contentEncoding, ctx.decompress);
@@ -202,6 +204,14 @@ export class ResponseHandler implements ResponseSource {
 
   onError(err: Error): void {
     if (this.#complete && !this.#decoders) return;
+    const mismatch = "UND_ERR_RES_CONTENT_LENGTH_MISMATCH";
+    const code = (err as { code?: unknown }).code;
+    if (this.#noBody && (code === mismatch || (err.cause as { code?: unknown } | undefined)?.code === mismatch)) {
+      // undici holds a 204/304 to its Content-Length; RFC 9110 (and aiohttp) says they have no
+      // body whatever it says. The body is empty; undici has closed the connection.
+      this.#markComplete();
+      return;
+    }
     const reported =
       err === this.#abortReason
         ? err
