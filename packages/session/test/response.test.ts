@@ -254,7 +254,7 @@ describe("connections and release", () => {
         else if (path === "/304") await conn.write("HTTP/1.1 304 Not Modified\r\nETag: x\r\n\r\n");
         else if (path === "/204-cl") await conn.write("HTTP/1.1 204 No Content\r\nContent-Length: 5\r\n\r\n");
         else if (path === "/304-cl") await conn.write("HTTP/1.1 304 Not Modified\r\nContent-Length: 5\r\n\r\n");
-        else await conn.write("HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\n" + (head.startsWith("HEAD") ? "" : "hello"));
+        else await conn.write(`HTTP/1.1 200 OK\r\nConnection: keep-alive\r\nContent-Length: 5\r\n\r\n${head.startsWith("HEAD") ? "" : "hello"}`);
       }
     });
     await using session = new ClientSession();
