@@ -210,7 +210,9 @@ export class ClientSession implements CallHost, AsyncDisposable {
             body: (request.body ? request.body.take() : null) as never,
             headersTimeout: read,
             bodyTimeout: read,
-            ...(request.closeConnection ? { reset: true } : {}),
+            // undici closes the connection after every HEAD by default; aiohttp keeps it, and a
+            // server that sends a stray body is caught by undici's idle-socket check anyway.
+            ...(request.closeConnection ? { reset: true } : request.method === "HEAD" ? { reset: false } : {}),
             connectorOptions: {
               ssl: request.ssl,
               serverHostname: request.serverHostname,
