@@ -85,7 +85,11 @@ function copyForm(source: FormData): UndiciFormData {
 }
 
 function isAsyncIterable(value: unknown): value is AsyncIterable<Uint8Array | string> {
-  return typeof value === "object" && value !== null && typeof (value as AsyncIterable<unknown>)[Symbol.asyncIterator] === "function";
+  return (
+    typeof value === "object" &&
+    value !== null &&
+    typeof (value as AsyncIterable<unknown>)[Symbol.asyncIterator] === "function"
+  );
 }
 
 async function* toBytes(source: AsyncIterable<Uint8Array | string>): AsyncGenerator<Uint8Array> {
@@ -96,15 +100,22 @@ async function* toBytes(source: AsyncIterable<Uint8Array | string>): AsyncGenera
   }
 }
 
-function formEncode(data: Readonly<Record<string, FormValue | readonly FormValue[]>> | ReadonlyArray<readonly [string, FormValue]>): string {
+function formEncode(
+  data:
+    | Readonly<Record<string, FormValue | readonly FormValue[]>>
+    | ReadonlyArray<readonly [string, FormValue]>,
+): string {
   const params = new URLSearchParams();
   const entries = Array.isArray(data) ? data : Object.entries(data);
   for (const entry of entries as Iterable<readonly [string, FormValue | readonly FormValue[]]>) {
-    if (!Array.isArray(entry) || entry.length !== 2) throw new InvalidArgumentError("form data must be [name, value] pairs");
+    if (!Array.isArray(entry) || entry.length !== 2)
+      throw new InvalidArgumentError("form data must be [name, value] pairs");
     const [name, value] = entry;
     for (const v of Array.isArray(value) ? value : [value]) {
       if (typeof v !== "string" && typeof v !== "number" && typeof v !== "boolean") {
-        throw new InvalidArgumentError(`form field ${JSON.stringify(name)} must be a string, number or boolean`);
+        throw new InvalidArgumentError(
+          `form field ${JSON.stringify(name)} must be a string, number or boolean`,
+        );
       }
       params.append(name, String(v));
     }
@@ -126,7 +137,8 @@ export function prepareBody(
   serialize: (value: unknown) => string,
 ): RequestBody | undefined {
   if (hasJson) {
-    if (data !== undefined && data !== null) throw new InvalidArgumentError("data and json cannot be used together");
+    if (data !== undefined && data !== null)
+      throw new InvalidArgumentError("data and json cannot be used together");
     const text = serialize(json);
     if (typeof text !== "string") throw new InvalidArgumentError("jsonSerialize must return a string");
     return bytesBody(Buffer.from(text), "application/json");
@@ -134,10 +146,13 @@ export function prepareBody(
   if (data === undefined || data === null) return undefined;
   if (typeof data === "string") return bytesBody(Buffer.from(data), "text/plain; charset=utf-8");
   if (Buffer.isBuffer(data)) return bytesBody(data, "application/octet-stream");
-  if (data instanceof Uint8Array) return bytesBody(Buffer.from(data.buffer, data.byteOffset, data.byteLength), "application/octet-stream");
+  if (data instanceof Uint8Array)
+    return bytesBody(Buffer.from(data.buffer, data.byteOffset, data.byteLength), "application/octet-stream");
   if (data instanceof ArrayBuffer) return bytesBody(Buffer.from(data), "application/octet-stream");
-  if (data instanceof DataView) return bytesBody(Buffer.from(data.buffer, data.byteOffset, data.byteLength), "application/octet-stream");
-  if (data instanceof URLSearchParams) return bytesBody(Buffer.from(data.toString()), "application/x-www-form-urlencoded");
+  if (data instanceof DataView)
+    return bytesBody(Buffer.from(data.buffer, data.byteOffset, data.byteLength), "application/octet-stream");
+  if (data instanceof URLSearchParams)
+    return bytesBody(Buffer.from(data.toString()), "application/x-www-form-urlencoded");
   if (isFormData(data)) {
     // undici encodes it as multipart with its boundary on every send. Node's global FormData may
     // come from another undici than ours, so the entries are moved into our undici's FormData.
@@ -145,18 +160,34 @@ export function prepareBody(
     return new RequestBody(() => form, { replayable: true });
   }
   if (typeof Blob !== "undefined" && data instanceof Blob) {
-    return new RequestBody(() => data, { contentType: data.type || "application/octet-stream", replayable: true });
+    return new RequestBody(() => data, {
+      contentType: data.type || "application/octet-stream",
+      replayable: true,
+    });
   }
   if (data instanceof Readable) {
-    return new RequestBody(() => toBytes(data), { contentType: "application/octet-stream", replayable: false });
+    return new RequestBody(() => toBytes(data), {
+      contentType: "application/octet-stream",
+      replayable: false,
+    });
   }
   if (typeof ReadableStream !== "undefined" && data instanceof ReadableStream) {
-    return new RequestBody(() => toBytes(Readable.fromWeb(data as never)), { contentType: "application/octet-stream", replayable: false });
+    return new RequestBody(() => toBytes(Readable.fromWeb(data as never)), {
+      contentType: "application/octet-stream",
+      replayable: false,
+    });
   }
   if (isAsyncIterable(data)) {
-    return new RequestBody(() => toBytes(data), { contentType: "application/octet-stream", replayable: false });
+    return new RequestBody(() => toBytes(data), {
+      contentType: "application/octet-stream",
+      replayable: false,
+    });
   }
-  if (Array.isArray(data) || (typeof data === "object" && Object.getPrototypeOf(data) === Object.prototype) || Object.getPrototypeOf(data) === null) {
+  if (
+    Array.isArray(data) ||
+    (typeof data === "object" && Object.getPrototypeOf(data) === Object.prototype) ||
+    Object.getPrototypeOf(data) === null
+  ) {
     return bytesBody(Buffer.from(formEncode(data as never)), "application/x-www-form-urlencoded");
   }
   throw new InvalidArgumentError(
@@ -168,7 +199,10 @@ export function prepareBody(
 export type CompressOption = boolean | "deflate" | "gzip";
 
 /** Wraps `body` so it is sent compressed (as a stream, so chunked, as aiohttp does). */
-export function compressBody(body: RequestBody, how: CompressOption): { body: RequestBody; encoding: string } {
+export function compressBody(
+  body: RequestBody,
+  how: CompressOption,
+): { body: RequestBody; encoding: string } {
   const encoding = how === "gzip" ? "gzip" : "deflate";
   const make = () => {
     const source = body.take();
@@ -186,7 +220,10 @@ export function compressBody(body: RequestBody, how: CompressOption): { body: Re
     if (!input) throw new InvalidArgumentError("compress cannot be used with FormData");
     return toBytes(input.pipe(z) as AsyncIterable<Uint8Array>);
   };
-  return { body: new RequestBody(make, { contentType: body.contentType, replayable: body.replayable }), encoding };
+  return {
+    body: new RequestBody(make, { contentType: body.contentType, replayable: body.replayable }),
+    encoding,
+  };
 }
 
 /** Sends a known-length body as a stream, so undici frames it with `Transfer-Encoding: chunked`. */
@@ -195,10 +232,15 @@ export function chunkedBody(body: RequestBody): RequestBody {
     const source = body.take();
     if (source === null || typeof source === "string" || Buffer.isBuffer(source)) {
       return (async function* () {
-        if (source !== null && source.length > 0) yield typeof source === "string" ? Buffer.from(source) : source;
+        if (source !== null && source.length > 0)
+          yield typeof source === "string" ? Buffer.from(source) : source;
       })();
     }
     return source;
   };
-  return new RequestBody(make, { contentType: body.contentType, replayable: body.replayable, ...(body.bytes ? { bytes: body.bytes } : {}) });
+  return new RequestBody(make, {
+    contentType: body.contentType,
+    replayable: body.replayable,
+    ...(body.bytes ? { bytes: body.bytes } : {}),
+  });
 }

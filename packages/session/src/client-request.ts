@@ -30,6 +30,11 @@ export class ClientRequest {
   readUntilEof: boolean;
   /** Ask the server to close the connection after the response (HTTP/1.0 semantics). */
   closeConnection: boolean;
+  /**
+   * The request target exactly as a redirect's `Location` wrote it, sent instead of `url`'s
+   * normalized path when the session has `requoteRedirectUrl: false`.
+   */
+  rawTarget: string | undefined;
 
   /** @internal Made by the session for each hop. */
   constructor(init: {
@@ -44,6 +49,7 @@ export class ClientRequest {
     autoDecompress: boolean;
     readUntilEof: boolean;
     closeConnection: boolean;
+    rawTarget?: string | undefined;
   }) {
     this.method = init.method;
     this.url = init.url;
@@ -56,6 +62,7 @@ export class ClientRequest {
     this.autoDecompress = init.autoDecompress;
     this.readUntilEof = init.readUntilEof;
     this.closeConnection = init.closeConnection;
+    this.rawTarget = init.rawTarget;
   }
 
   /** True for methods RFC 9110 calls idempotent (GET, HEAD, OPTIONS, TRACE, PUT, DELETE, QUERY). */

@@ -9,7 +9,13 @@ import {
   type HistoryEntry,
   type RequestInfo,
 } from "@x/errors";
-import { type ContentType, isJsonType, type LinkEntry, parseContentType, parseLinks } from "./content-type.js";
+import {
+  type ContentType,
+  isJsonType,
+  type LinkEntry,
+  parseContentType,
+  parseLinks,
+} from "./content-type.js";
 import type { StreamReader } from "./stream-reader.js";
 
 /** An HTTP version, as aiohttp's `HttpVersion`. */

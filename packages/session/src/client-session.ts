@@ -1,10 +1,10 @@
-import { BaseConnector, TCPConnector } from "@x/connector";
+import { BaseConnector, type ConnectorDispatchExtension, TCPConnector } from "@x/connector";
 import { ClientStateError, InvalidArgumentError, type RequestInfo } from "@x/errors";
 import type { Dispatcher } from "undici";
 import type { ClientRequest } from "./client-request.js";
 import type { ClientResponse } from "./client-response.js";
-import { sendWithExpectContinue } from "./expect-continue.js";
 import type { ResolvedTimeout } from "./client-timeout.js";
+import { sendWithExpectContinue } from "./expect-continue.js";
 import type { ClientSessionOptions, RequestOptions } from "./options.js";
 import { type CallHost, type HopResult, RequestCall } from "./request-call.js";
 import { ResponseHandler } from "./response-handler.js";
@@ -16,7 +16,10 @@ const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 const oneShot = new WeakMap<object, () => void>();
 
 const unclosed = new FinalizationRegistry<string>((where) => {
-  process.emitWarning(`Unclosed client session${where}`, { type: "ResourceWarning", code: "X_UNCLOSED_SESSION" });
+  process.emitWarning(`Unclosed client session${where}`, {
+    type: "ResourceWarning",
+    code: "X_UNCLOSED_SESSION",
+  });
 });
 
 /**
@@ -41,10 +44,14 @@ export class ClientSession implements CallHost, AsyncDisposable {
   constructor(options: ClientSessionOptions = {}) {
     this.config = resolveConfig(options);
     const connector = options.connector;
-    if (connector !== undefined && (typeof connector !== "object" || typeof connector?.dispatch !== "function")) {
+    if (
+      connector !== undefined &&
+      (typeof connector !== "object" || typeof connector?.dispatch !== "function")
+    ) {
       throw new InvalidArgumentError("connector must be an undici Dispatcher (with a dispatch method)");
     }
-    this.#dispatcher = connector ?? new TCPConnector({ maxHeaderSize: Math.max(65536, this.config.maxFieldSize * 4) });
+    this.#dispatcher =
+      connector ?? new TCPConnector({ maxHeaderSize: Math.max(65536, this.config.maxFieldSize * 4) });
     this.#owner = options.connectorOwner ?? true;
     unclosed.register(this, "", this);
   }
@@ -96,7 +103,8 @@ export class ClientSession implements CallHost, AsyncDisposable {
     if (typeof method !== "string" || !TOKEN.test(method)) {
       throw new InvalidArgumentError(`invalid HTTP method ${JSON.stringify(method)}`);
     }
-    if (typeof options !== "object" || options === null) throw new InvalidArgumentError("options must be an object");
+    if (typeof options !== "object" || options === null)
+      throw new InvalidArgumentError("options must be an object");
     const call = new RequestCall(this, options, oneShot.get(options));
     return call.run(method.toUpperCase(), url);
   }
@@ -183,6 +191,7 @@ export class ClientSession implements CallHost, AsyncDisposable {
           maxFieldSize: cfg.maxFieldSize,
           readUntilEof: request.readUntilEof,
           fallbackCharset: cfg.fallbackCharset,
+          sockRead: request.timeout.sockRead,
           onFinish: () => call.hopFinished(handler),
         },
         (response) => resolve({ response, handler }),
@@ -191,35 +200,45 @@ export class ClientSession implements CallHost, AsyncDisposable {
       call.setCurrent(handler);
       if (call.expect100) {
         if (!(this.#dispatcher instanceof BaseConnector)) {
-          reject(new InvalidArgumentError("expect100 needs an @x/connector connector (undici's HTTP/1.1 client cannot wait for 100 Continue)"));
+          reject(
+            new InvalidArgumentError(
+              "expect100 needs an @x/connector connector (undici's HTTP/1.1 client cannot wait for 100 Continue)",
+            ),
+          );
           return;
         }
-        sendWithExpectContinue(this.#dispatcher, request, headers, handler).catch((err: unknown) => handler.onError(err as Error));
+        sendWithExpectContinue(this.#dispatcher, request, headers, handler).catch((err: unknown) =>
+          handler.onError(err as Error),
+        );
         return;
       }
       const t = request.timeout;
-      const read = t.sockRead ?? 0;
       try {
         const url = request.url;
         this.#dispatcher.dispatch(
           {
             origin: url.origin,
-            path: `${url.pathname}${url.search}`,
+            path: request.rawTarget ?? `${url.pathname}${url.search}`,
             method: request.method,
             headers,
             body: (request.body ? request.body.take() : null) as never,
-            headersTimeout: read,
-            bodyTimeout: read,
+            // sockRead is the handler's own, exact timer; total covers the rest.
+            headersTimeout: 0,
+            bodyTimeout: 0,
             // undici closes the connection after every HEAD by default; aiohttp keeps it, and a
             // server that sends a stray body is caught by undici's idle-socket check anyway.
-            ...(request.closeConnection ? { reset: true } : request.method === "HEAD" ? { reset: false } : {}),
+            ...(request.closeConnection
+              ? { reset: true }
+              : request.method === "HEAD"
+                ? { reset: false }
+                : {}),
             connectorOptions: {
               ssl: request.ssl,
               serverHostname: request.serverHostname,
               timeout: { connect: t.connect, sockConnect: t.sockConnect },
               onConnection: handler.onConnection,
             },
-          } as Dispatcher.DispatchOptions,
+          } as Dispatcher.DispatchOptions & ConnectorDispatchExtension,
           handler,
         );
       } catch (err) {
@@ -245,7 +264,11 @@ export interface BasicRequestOptions extends RequestOptions {
  * const resp = await request("GET", "http://127.0.0.1:8080/");
  * console.log(await resp.text());
  */
-export async function request(method: string, url: string | URL, options: BasicRequestOptions = {}): Promise<ClientResponse> {
+export async function request(
+  method: string,
+  url: string | URL,
+  options: BasicRequestOptions = {},
+): Promise<ClientResponse> {
   const { connector, version, cookieJar, ...rest } = options;
   const session = new ClientSession({
     connector: connector ?? new TCPConnector({ forceClose: true }),

@@ -29,7 +29,9 @@ function field(name: string, value: unknown): number | null | undefined {
   if (value === undefined) return undefined;
   if (value === null || value === 0) return null;
   if (typeof value !== "number" || !Number.isFinite(value) || value < 0) {
-    throw new InvalidArgumentError(`timeout.${name} must be a non-negative number of milliseconds or null, got ${String(value)}`);
+    throw new InvalidArgumentError(
+      `timeout.${name} must be a non-negative number of milliseconds or null, got ${String(value)}`,
+    );
   }
   return value;
 }
@@ -38,11 +40,15 @@ function field(name: string, value: unknown): number | null | undefined {
  * Lays `override` over `base` field by field (an omitted field keeps the base's). A number is a
  * `total`, as the seed's per-request `timeout` was.
  */
-export function resolveTimeout(base: ResolvedTimeout, override: ClientTimeout | number | null | undefined): ResolvedTimeout {
+export function resolveTimeout(
+  base: ResolvedTimeout,
+  override: ClientTimeout | number | null | undefined,
+): ResolvedTimeout {
   if (override === undefined) return base;
   if (override === null) return { total: null, connect: null, sockConnect: null, sockRead: null };
   if (typeof override === "number") return { ...base, total: field("total", override) ?? null };
-  if (typeof override !== "object") throw new InvalidArgumentError("timeout must be a ClientTimeout object or a number");
+  if (typeof override !== "object")
+    throw new InvalidArgumentError("timeout must be a ClientTimeout object or a number");
   const out = { ...base };
   for (const key of ["total", "connect", "sockConnect", "sockRead"] as const) {
     const v = field(key, override[key]);

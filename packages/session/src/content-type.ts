@@ -4,7 +4,10 @@ export interface ContentType {
   readonly params: Readonly<Record<string, string>>;
 }
 
-const DEFAULT: ContentType = Object.freeze({ mimetype: "application/octet-stream", params: Object.freeze({}) });
+const DEFAULT: ContentType = Object.freeze({
+  mimetype: "application/octet-stream",
+  params: Object.freeze({}),
+});
 
 /** Parses a `Content-Type` value; RFC 9110 says a missing one means `application/octet-stream`. */
 export function parseContentType(value: string | null | undefined): ContentType {

@@ -1,5 +1,5 @@
+import { Transform, type TransformCallback } from "node:stream";
 import zlib from "node:zlib";
-import type { Transform } from "node:stream";
 import { ClientPayloadError } from "@x/errors";
 
 type ZlibWithZstd = typeof zlib & { createZstdDecompress?: () => Transform };
@@ -15,14 +15,52 @@ function decoder(coding: string): Transform | undefined {
     case "x-gzip":
       return zlib.createGunzip(flush);
     case "deflate":
-      // Servers send both zlib-wrapped and raw deflate; inflate() accepts either.
-      return zlib.createInflate(flush);
+      return new AnyInflate();
     case "br":
       return zlib.createBrotliDecompress({ finishFlush: zlib.constants.BROTLI_OPERATION_FLUSH });
     case "zstd":
       return zstd?.();
     default:
       return undefined;
+  }
+}
+
+/**
+ * "deflate" as servers really send it: zlib-wrapped (RFC 9110) or raw (old IIS and friends).
+ * The first two bytes tell which.
+ */
+class AnyInflate extends Transform {
+  #inner: Transform | undefined;
+  #head = Buffer.alloc(0);
+
+  override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
+    if (!this.#inner) {
+      this.#head = Buffer.concat([this.#head, chunk]);
+      if (this.#head.length < 2) {
+        callback();
+        return;
+      }
+      const [b0 = 0, b1 = 0] = this.#head;
+      const wrapped = (b0 & 0x0f) === 8 && ((b0 << 8) | b1) % 31 === 0;
+      const flush = { finishFlush: zlib.constants.Z_SYNC_FLUSH };
+      const inner = wrapped ? zlib.createInflate(flush) : zlib.createInflateRaw(flush);
+      inner.on("data", (out: Buffer) => this.push(out));
+      inner.on("error", (err) => this.destroy(err));
+      this.#inner = inner;
+      chunk = this.#head;
+    }
+    if (this.#inner.write(chunk)) callback();
+    else this.#inner.once("drain", () => callback());
+  }
+
+  override _flush(callback: TransformCallback): void {
+    const inner = this.#inner;
+    if (!inner) {
+      callback(this.#head.length > 0 ? new Error("truncated deflate stream") : undefined);
+      return;
+    }
+    inner.once("end", () => callback());
+    inner.end();
   }
 }
 
@@ -39,7 +77,10 @@ export interface DecompressLimits {
  * is not encoded (or only with `identity`).
  * @throws {ClientPayloadError} for an unknown coding or more codings than allowed.
  */
-export function decodersFor(contentEncoding: string | undefined, limits: DecompressLimits): Transform[] | undefined {
+export function decodersFor(
+  contentEncoding: string | undefined,
+  limits: DecompressLimits,
+): Transform[] | undefined {
   if (!contentEncoding) return undefined;
   const codings = contentEncoding
     .split(",")
@@ -47,7 +88,9 @@ export function decodersFor(contentEncoding: string | undefined, limits: Decompr
     .filter((c) => c && c !== "identity");
   if (codings.length === 0) return undefined;
   if (codings.length > limits.maxCodings) {
-    throw new ClientPayloadError(`Too many content codings (${codings.length}); at most ${limits.maxCodings} are decoded`);
+    throw new ClientPayloadError(
+      `Too many content codings (${codings.length}); at most ${limits.maxCodings} are decoded`,
+    );
   }
   // Codings were applied in order; undo them in reverse.
   return codings.reverse().map((c) => {

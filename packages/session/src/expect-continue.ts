@@ -40,7 +40,7 @@ export async function sendWithExpectContinue(
   head.push("Expect", "100-continue");
   const req = httpRequest({
     method: request.method,
-    path: `${request.url.pathname}${request.url.search}`,
+    path: request.rawTarget ?? `${request.url.pathname}${request.url.search}`,
     host: request.url.hostname,
     port: request.url.port,
     headers: head,
@@ -51,10 +51,6 @@ export async function sendWithExpectContinue(
     req.destroy(err);
     done();
   });
-  const read = t.sockRead;
-  if (read !== null && read > 0) {
-    socket.setTimeout(read, () => handler.abort(new SocketTimeoutError(undefined, { host: request.url.hostname })));
-  }
   req.on("error", (err) => {
     handler.onError(err);
     done();
@@ -64,7 +60,10 @@ export async function sendWithExpectContinue(
     if (body === null || body === undefined) req.end();
     else if (typeof body === "string" || Buffer.isBuffer(body)) req.end(body);
     else if (typeof Blob !== "undefined" && body instanceof Blob) {
-      body.arrayBuffer().then((b) => req.end(Buffer.from(b)), (err: Error) => req.destroy(err));
+      body.arrayBuffer().then(
+        (b) => req.end(Buffer.from(b)),
+        (err: Error) => req.destroy(err),
+      );
     } else {
       (async () => {
         for await (const chunk of body as AsyncIterable<Uint8Array>) {
@@ -76,7 +75,12 @@ export async function sendWithExpectContinue(
   });
   req.on("response", (res) => {
     const raw = res.rawHeaders as unknown as Buffer[];
-    const keepReading = handler.onHeaders(res.statusCode ?? 0, raw, () => res.resume(), res.statusMessage ?? "");
+    const keepReading = handler.onHeaders(
+      res.statusCode ?? 0,
+      raw,
+      () => res.resume(),
+      res.statusMessage ?? "",
+    );
     if (!keepReading) res.pause();
     res.on("data", (chunk: Buffer) => {
       if (!handler.onData(chunk)) res.pause();

@@ -46,17 +46,19 @@ export class HeaderList {
   /** Adds every header of `input`. */
   extend(input: HeadersInput): void {
     if (input instanceof Headers) {
-      input.forEach((value, name) => this.append(name, value));
+      for (const [name, value] of input) this.append(name, value);
       return;
     }
     if (typeof (input as Iterable<unknown>)[Symbol.iterator] === "function") {
       for (const pair of input as Iterable<readonly [string, string]>) {
-        if (!Array.isArray(pair) || pair.length !== 2) throw new InvalidArgumentError("headers must be [name, value] pairs");
+        if (!Array.isArray(pair) || pair.length !== 2)
+          throw new InvalidArgumentError("headers must be [name, value] pairs");
         this.append(pair[0], pair[1]);
       }
       return;
     }
-    if (typeof input !== "object" || input === null) throw new InvalidArgumentError("headers must be an object");
+    if (typeof input !== "object" || input === null)
+      throw new InvalidArgumentError("headers must be an object");
     for (const [name, value] of Object.entries(input)) {
       if (value === undefined) continue;
       if (Array.isArray(value)) for (const v of value) this.append(name, v);

@@ -20,7 +20,10 @@ export function netrcFor(host: string, env: NodeJS.ProcessEnv = process.env): Ne
   } catch {
     return undefined;
   }
-  const tokens = text.replace(/^\s*#.*$/gm, "").split(/\s+/).filter(Boolean);
+  const tokens = text
+    .replace(/^\s*#.*$/gm, "")
+    .split(/\s+/)
+    .filter(Boolean);
   let current: string | undefined;
   const entries = new Map<string, { login: string; password: string }>();
   for (let i = 0; i < tokens.length; i++) {

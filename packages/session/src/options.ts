@@ -1,7 +1,7 @@
+import type { SecureContext } from "node:tls";
 import type { Auth } from "@x/auth";
 import type { Fingerprint, SslOption, TlsOptions } from "@x/connector";
 import type { AbstractCookieJar, CookieInput } from "@x/cookies";
-import type { SecureContext } from "node:tls";
 import type { Dispatcher } from "undici";
 import type { CompressOption, RequestData } from "./body.js";
 import type { CharsetResolver, ClientResponse, HttpVersion } from "./client-response.js";
@@ -72,7 +72,7 @@ export interface RequestOptions {
   json?: unknown;
   headers?: HeadersInput;
   skipAutoHeaders?: Iterable<string>;
-  /** Auth for this request; replaces the session's. */
+  /** Auth for this request, instead of the session's (`null` or omitted: the session's, as aiohttp's `auth=None`). */
   auth?: Auth | null;
   /** Follow redirects. Default `true` (`false` for `head()`). */
   allowRedirects?: boolean;

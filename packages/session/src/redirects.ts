@@ -21,16 +21,36 @@ export function redirectMethod(status: number, method: string): { method: string
  * @throws {NonHttpUrlRedirectClientError} for `file:`, `data:`, `ftp:` and every other non-http scheme.
  */
 export function redirectTarget(location: string, current: URL): URL {
-  if (/[\r\n\0]/.test(location)) throw new InvalidUrlRedirectClientError(location, "control characters in Location");
+  if (/[\r\n\0]/.test(location))
+    throw new InvalidUrlRedirectClientError(location, "control characters in Location");
   let url: URL;
   try {
     url = new URL(location, current);
   } catch (err) {
-    throw new InvalidUrlRedirectClientError(location, "the redirect target is not a valid URL", { cause: err });
+    throw new InvalidUrlRedirectClientError(location, "the redirect target is not a valid URL", {
+      cause: err,
+    });
   }
   if (url.protocol !== "http:" && url.protocol !== "https:") {
     throw new NonHttpUrlRedirectClientError(location, `refusing to follow a redirect to ${url.protocol}`);
   }
   if (!url.hostname) throw new InvalidUrlRedirectClientError(location, "the redirect target has no host");
   return url;
+}
+
+/**
+ * The path and query of a `Location` as written, for `requoteRedirectUrl: false`; `undefined`
+ * when it is relative to the current path or holds characters that cannot go on the wire as they are.
+ */
+export function rawTargetOf(location: string): string | undefined {
+  let rest: string;
+  if (location.startsWith("/") && !location.startsWith("//")) rest = location;
+  else {
+    const m = /^[a-zA-Z][a-zA-Z0-9+.-]*:\/\/[^/?#]*(.*)$/.exec(location);
+    if (!m) return undefined;
+    rest = m[1] || "/";
+  }
+  rest = rest.replace(/#.*$/, "");
+  if (!rest.startsWith("/")) rest = `/${rest}`;
+  return /^[\x21-\x7e]+$/.test(rest) ? rest : undefined;
 }

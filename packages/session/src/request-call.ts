@@ -16,7 +16,7 @@ import { type ResolvedTimeout, resolveTimeout } from "./client-timeout.js";
 import { HeaderList } from "./headers.js";
 import { netrcFor } from "./netrc.js";
 import type { RequestOptions } from "./options.js";
-import { REDIRECT_STATUSES, redirectMethod, redirectTarget } from "./redirects.js";
+import { REDIRECT_STATUSES, rawTargetOf, redirectMethod, redirectTarget } from "./redirects.js";
 import type { ResponseHandler } from "./response-handler.js";
 import type { SessionConfig } from "./session-config.js";
 import { resolveUrl, wireUrl, withParams } from "./url.js";
@@ -64,12 +64,16 @@ export class RequestCall {
     this.#options = options;
     this.#onDone = onDone;
     const cfg = host.config;
-    if (options.timeout !== undefined && (options.readTimeout !== undefined || options.connTimeout !== undefined)) {
+    if (
+      options.timeout !== undefined &&
+      (options.readTimeout !== undefined || options.connTimeout !== undefined)
+    ) {
       throw new InvalidArgumentError("timeout cannot be combined with the seed's readTimeout/connTimeout");
     }
     let timeout = resolveTimeout(cfg.timeout, options.timeout);
     if (options.readTimeout !== undefined) timeout = resolveTimeout(timeout, { total: options.readTimeout });
-    if (options.connTimeout !== undefined) timeout = resolveTimeout(timeout, { connect: options.connTimeout });
+    if (options.connTimeout !== undefined)
+      timeout = resolveTimeout(timeout, { connect: options.connTimeout });
     this.timeout = timeout;
     this.#ssl = mergeSslParams(options);
     this.expect100 = options.expect100 ?? false;
@@ -124,7 +128,8 @@ export class RequestCall {
     let realUrl = withParams(resolveUrl(input, cfg.baseUrl), o.params);
     const requestAuth = o.auth ?? undefined;
     let urlAuth = BasicAuth.fromUrl(realUrl) ?? undefined;
-    if (urlAuth && requestAuth) throw new InvalidArgumentError("credentials in the URL cannot be combined with auth");
+    if (urlAuth && requestAuth)
+      throw new InvalidArgumentError("credentials in the URL cannot be combined with auth");
     let userHeaders = cfg.headers.clone();
     if (o.headers) {
       const given = HeaderList.from(o.headers);
@@ -133,7 +138,9 @@ export class RequestCall {
       userHeaders = given;
     }
     if ((requestAuth || urlAuth) && userHeaders.has("authorization")) {
-      throw new InvalidArgumentError("an Authorization header cannot be combined with auth or credentials in the URL");
+      throw new InvalidArgumentError(
+        "an Authorization header cannot be combined with auth or credentials in the URL",
+      );
     }
     const skip = new Set(cfg.skipAutoHeaders);
     for (const name of o.skipAutoHeaders ?? []) skip.add(name.toLowerCase());
@@ -143,9 +150,11 @@ export class RequestCall {
     const sessionAuthOrigin = cfg.baseUrl?.origin;
     const allowRedirects = o.allowRedirects ?? initialMethod !== "HEAD";
     const maxRedirects = o.maxRedirects ?? 10;
-    if (!Number.isInteger(maxRedirects) || maxRedirects < 0) throw new InvalidArgumentError("maxRedirects must be a non-negative integer");
+    if (!Number.isInteger(maxRedirects) || maxRedirects < 0)
+      throw new InvalidArgumentError("maxRedirects must be a non-negative integer");
     const history: ClientResponse[] = [];
     let retried = false;
+    let rawTarget: string | undefined;
     for (;;) {
       const url = wireUrl(realUrl);
       const headers = userHeaders.clone();
@@ -176,6 +185,7 @@ export class RequestCall {
           autoDecompress: o.autoDecompress ?? cfg.autoDecompress,
           readUntilEof: o.readUntilEof ?? true,
           closeConnection: cfg.http10,
+          rawTarget,
         });
         let result: HopResult;
         try {
@@ -184,7 +194,8 @@ export class RequestCall {
         } catch (err) {
           const handler = this.#current;
           const stale =
-            (err instanceof ServerDisconnectedError || (err instanceof ClientOSError && !(err instanceof ClientConnectorError))) &&
+            (err instanceof ServerDisconnectedError ||
+              (err instanceof ClientOSError && !(err instanceof ClientConnectorError))) &&
             handler !== undefined &&
             !handler.headersReceived &&
             (handler.connection === null || handler.reused);
@@ -207,9 +218,10 @@ export class RequestCall {
         }
         break;
       }
-      const location = REDIRECT_STATUSES.has(response.status) && allowRedirects
-        ? (response.headers.get("location") ?? response.headers.get("uri"))
-        : null;
+      const location =
+        REDIRECT_STATUSES.has(response.status) && allowRedirects
+          ? (response.headers.get("location") ?? response.headers.get("uri"))
+          : null;
       if (location === null) {
         response.setHistory(history);
         await this.#raiseForStatus(response);
@@ -241,6 +253,7 @@ export class RequestCall {
       urlAuth = BasicAuth.fromUrl(next) ?? undefined;
       // A one-shot body cannot follow a 307/308; body.take() says so when the hop is sent.
       realUrl = next;
+      rawTarget = cfg.requoteRedirectUrl ? undefined : rawTargetOf(location);
     }
   }
 
@@ -252,7 +265,8 @@ export class RequestCall {
       throw new InvalidArgumentError("chunked cannot be combined with a Content-Length header");
     }
     if (o.compress) {
-      if (headers.has("content-encoding")) throw new InvalidArgumentError("compress cannot be combined with a Content-Encoding header");
+      if (headers.has("content-encoding"))
+        throw new InvalidArgumentError("compress cannot be combined with a Content-Encoding header");
       if (body) {
         const compressed = compressBody(body, o.compress);
         body = compressed.body;
@@ -264,28 +278,49 @@ export class RequestCall {
     if (body?.bytes && headers.has("content-length")) {
       // aiohttp: a Content-Length set by the caller truncates the body.
       const declared = Number(headers.get("content-length"));
-      if (!Number.isInteger(declared) || declared < 0) throw new InvalidArgumentError("Content-Length must be a non-negative integer");
+      if (!Number.isInteger(declared) || declared < 0)
+        throw new InvalidArgumentError("Content-Length must be a non-negative integer");
       if (declared > body.bytes.length) {
-        throw new InvalidArgumentError(`Content-Length ${declared} is longer than the ${body.bytes.length}-byte body`);
+        throw new InvalidArgumentError(
+          `Content-Length ${declared} is longer than the ${body.bytes.length}-byte body`,
+        );
       }
-      if (declared < body.bytes.length) body = prepareBody(body.bytes.subarray(0, declared), undefined, false, cfg.jsonSerialize);
+      if (declared < body.bytes.length)
+        body = prepareBody(body.bytes.subarray(0, declared), undefined, false, cfg.jsonSerialize);
     }
     if (cfg.http10 && body && !body.bytes && !body.replayable) {
-      throw new InvalidArgumentError("an HTTP/1.0 request needs a body of known length (bytes, not a stream)");
+      throw new InvalidArgumentError(
+        "an HTTP/1.0 request needs a body of known length (bytes, not a stream)",
+      );
     }
     return body;
   }
 
-  #autoHeaders(headers: HeaderList, skip: ReadonlySet<string>, method: string, body: RequestBody | undefined): void {
+  #autoHeaders(
+    headers: HeaderList,
+    skip: ReadonlySet<string>,
+    method: string,
+    body: RequestBody | undefined,
+  ): void {
     const cfg = this.#host.config;
     if (!skip.has("accept") && !headers.has("accept")) headers.append("Accept", "*/*");
-    if (!skip.has("accept-encoding") && !headers.has("accept-encoding")) headers.append("Accept-Encoding", cfg.acceptEncoding);
+    if (!skip.has("accept-encoding") && !headers.has("accept-encoding"))
+      headers.append("Accept-Encoding", cfg.acceptEncoding);
     if (!skip.has("user-agent") && !headers.has("user-agent")) headers.append("User-Agent", cfg.userAgent);
     if (!skip.has("content-type") && !headers.has("content-type")) {
-      const type = body ? body.contentType : BODY_METHODS.has(method) ? "application/octet-stream" : undefined;
+      const type = body
+        ? body.contentType
+        : BODY_METHODS.has(method)
+          ? "application/octet-stream"
+          : undefined;
       if (type) headers.append("Content-Type", type);
     }
-    if (!body && !NO_LENGTH_METHODS.has(method) && !headers.has("content-length") && !headers.has("transfer-encoding")) {
+    if (
+      !body &&
+      !NO_LENGTH_METHODS.has(method) &&
+      !headers.has("content-length") &&
+      !headers.has("transfer-encoding")
+    ) {
       headers.append("Content-Length", "0");
     }
   }
@@ -306,7 +341,8 @@ export class RequestCall {
 
   #storeCookies(response: ClientResponse): void {
     const values: string[] = [];
-    for (const [name, value] of response.rawHeaders) if (name.length === 10 && name.toLowerCase() === "set-cookie") values.push(value);
+    for (const [name, value] of response.rawHeaders)
+      if (name.length === 10 && name.toLowerCase() === "set-cookie") values.push(value);
     if (values.length > 0) this.#host.config.cookieJar.updateCookies(values, response.url);
   }
 

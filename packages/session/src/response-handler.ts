@@ -1,8 +1,13 @@
 import type { Duplex, Transform } from "node:stream";
 import { type Connection, type ConnectionInfo, dispatchError } from "@x/connector";
-import { ClientPayloadError, ClientResponseError, type RequestInfo } from "@x/errors";
+import { ClientPayloadError, ClientResponseError, type RequestInfo, SocketTimeoutError } from "@x/errors";
 import { util as undiciUtil } from "undici";
-import { type CharsetResolver, ClientResponse, type HttpVersion, type ResponseSource } from "./client-response.js";
+import {
+  type CharsetResolver,
+  ClientResponse,
+  type HttpVersion,
+  type ResponseSource,
+} from "./client-response.js";
 import { type DecompressLimits, decodersFor } from "./decompress.js";
 import { StreamReader } from "./stream-reader.js";
 
@@ -19,6 +24,8 @@ export interface HopContext {
   readonly maxFieldSize: number;
   readonly readUntilEof: boolean;
   readonly fallbackCharset: CharsetResolver;
+  /** Longest silence while waiting for the response or its body, ms; `null` = none. */
+  readonly sockRead: number | null;
   /** The body is done with (read, failed or given up); called once. */
   onFinish(): void;
 }
@@ -48,6 +55,8 @@ export class ResponseHandler implements ResponseSource {
   #decoders: Transform[] | undefined;
   #wroteToDecoder = false;
   #resumeSocket: (() => void) | undefined;
+  #readTimer: NodeJS.Timeout | undefined;
+  #readerPaused = false;
   /** The connection the request went out on, when the dispatcher tells. */
   connection: Connection | null = null;
   /** The connection had carried a request before. */
@@ -57,6 +66,28 @@ export class ResponseHandler implements ResponseSource {
     this.#ctx = ctx;
     this.#resolve = resolve;
     this.#reject = reject;
+    const read = ctx.sockRead;
+    if (read !== null && read > 0) {
+      // undici's own read timeouts tick at half-second granularity; this one is exact, and it
+      // is refreshed by every piece of the request sent and of the response received.
+      this.#readTimer = setTimeout(() => {
+        if (this.#readerPaused) {
+          this.#readTimer?.refresh();
+          return;
+        }
+        const url = ctx.url;
+        this.abort(
+          new SocketTimeoutError(`Timeout on reading data from socket after ${read} ms`, {
+            host: url.hostname,
+            port: Number(url.port) || (url.protocol === "https:" ? 443 : 80),
+          }),
+        );
+      }, read);
+    }
+  }
+
+  #touch(): void {
+    this.#readTimer?.refresh();
   }
 
   /** For `connectorOptions.onConnection`. */
@@ -93,6 +124,7 @@ export class ResponseHandler implements ResponseSource {
   finish(): void {
     if (this.#finished) return;
     this.#finished = true;
+    if (this.#readTimer) clearTimeout(this.#readTimer);
     this.#ctx.onFinish();
   }
 
@@ -103,7 +135,12 @@ export class ResponseHandler implements ResponseSource {
     if (this.#abortReason) abort(this.#abortReason);
   }
 
+  onBodySent(): void {
+    this.#touch();
+  }
+
   onHeaders(statusCode: number, rawHeaders: Buffer[], resume: () => void, statusText: string): boolean {
+    this.#touch();
     if (statusCode < 200) return true;
     if (this.#abortReason) return false;
     this.#headersReceived = true;
@@ -123,7 +160,8 @@ export class ResponseHandler implements ResponseSource {
       }
       pairs.push([name, value]);
       rawNames.push(rawName.toString("latin1"));
-      if (name === "content-encoding") contentEncoding = contentEncoding ? `${contentEncoding}, ${value}` : value;
+      if (name === "content-encoding")
+        contentEncoding = contentEncoding ? `${contentEncoding}, ${value}` : value;
       else if (name === "content-length") hasLength = true;
       else if (name === "transfer-encoding") chunked = /chunked/i.test(value);
     }
@@ -133,8 +171,13 @@ export class ResponseHandler implements ResponseSource {
     }
     const reader = new StreamReader(ctx.readBufsize, 2 * ctx.readBufsize);
     this.#reader = reader;
-    reader.setResume(resume);
-    this.#resumeSocket = resume;
+    const resumeSocket = () => {
+      this.#readerPaused = false;
+      this.#touch();
+      resume();
+    };
+    reader.setResume(resumeSocket);
+    this.#resumeSocket = resumeSocket;
     const noBody = ctx.method === "HEAD" || NO_BODY_STATUS.has(statusCode);
     this.#noBody = noBody;
     if (!noBody && ctx.autoDecompress && contentEncoding) {
@@ -149,7 +192,10 @@ export class ResponseHandler implements ResponseSource {
       }
       if (this.#decoders) this.#wireDecoders(this.#decoders, contentEncoding);
     }
-    const socket = this.connection?.transport as (Duplex & { alpnProtocol?: string | false }) | null | undefined;
+    const socket = this.connection?.transport as
+      | (Duplex & { alpnProtocol?: string | false })
+      | null
+      | undefined;
     this.#response = new ClientResponse({
       method: ctx.method,
       url: ctx.url,
@@ -179,17 +225,21 @@ export class ResponseHandler implements ResponseSource {
 
   onData(chunk: Buffer): boolean {
     if (this.#complete) return true;
+    this.#touch();
     const decoders = this.#decoders;
     if (decoders) {
       this.#wroteToDecoder = true;
       const first = decoders[0]!;
       if (!first.write(chunk)) {
+        this.#readerPaused = true;
         first.once("drain", () => this.#resumeSocket?.());
         return false;
       }
       return true;
     }
-    return this.#reader!.feed(chunk);
+    const more = this.#reader!.feed(chunk);
+    if (!more) this.#readerPaused = true;
+    return more;
   }
 
   onComplete(): void {
@@ -206,7 +256,10 @@ export class ResponseHandler implements ResponseSource {
     if (this.#complete && !this.#decoders) return;
     const mismatch = "UND_ERR_RES_CONTENT_LENGTH_MISMATCH";
     const code = (err as { code?: unknown }).code;
-    if (this.#noBody && (code === mismatch || (err.cause as { code?: unknown } | undefined)?.code === mismatch)) {
+    if (
+      this.#noBody &&
+      (code === mismatch || (err.cause as { code?: unknown } | undefined)?.code === mismatch)
+    ) {
       // undici holds a 204/304 to its Content-Length; RFC 9110 (and aiohttp) says they have no
       // body whatever it says. The body is empty; undici has closed the connection.
       this.#markComplete();
@@ -244,7 +297,10 @@ export class ResponseHandler implements ResponseSource {
   }
 
   #failHead(message: string, status: number): void {
-    const err = new ClientResponseError(this.#ctx.requestInfo, [], { status: 400, message: `${message} (status ${status})` });
+    const err = new ClientResponseError(this.#ctx.requestInfo, [], {
+      status: 400,
+      message: `${message} (status ${status})`,
+    });
     this.#settled = true;
     this.#abortReason = err;
     this.#abort?.(err);
@@ -275,6 +331,9 @@ export class ResponseHandler implements ResponseSource {
     reader.setResume(() => {
       last.resume();
       this.#resumeSocket?.();
+    });
+    last.on("pause", () => {
+      this.#readerPaused = true;
     });
     last.on("end", () => this.#markComplete());
     for (const d of decoders) {

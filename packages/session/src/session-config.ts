@@ -39,7 +39,8 @@ export interface SessionConfig {
 
 function positive(name: string, value: number | undefined, fallback: number): number {
   if (value === undefined) return fallback;
-  if (!Number.isInteger(value) || value < 1) throw new InvalidArgumentError(`${name} must be a positive integer`);
+  if (!Number.isInteger(value) || value < 1)
+    throw new InvalidArgumentError(`${name} must be a positive integer`);
   return value;
 }
 
@@ -49,14 +50,21 @@ function isAuth(value: unknown): value is Auth {
 
 /** Checks session options and fills in defaults. */
 export function resolveConfig(options: ClientSessionOptions): SessionConfig {
-  if (typeof options !== "object" || options === null) throw new InvalidArgumentError("options must be an object");
-  if (options.timeout !== undefined && (options.readTimeout !== undefined || options.connTimeout !== undefined)) {
-    throw new InvalidArgumentError("timeout cannot be combined with the seed's readTimeout/connTimeout; use timeout only");
+  if (typeof options !== "object" || options === null)
+    throw new InvalidArgumentError("options must be an object");
+  if (
+    options.timeout !== undefined &&
+    (options.readTimeout !== undefined || options.connTimeout !== undefined)
+  ) {
+    throw new InvalidArgumentError(
+      "timeout cannot be combined with the seed's readTimeout/connTimeout; use timeout only",
+    );
   }
   let timeout = resolveTimeout(DEFAULT_TIMEOUT, options.timeout);
   if (options.readTimeout !== undefined) timeout = resolveTimeout(timeout, { total: options.readTimeout });
   if (options.connTimeout !== undefined) timeout = resolveTimeout(timeout, { connect: options.connTimeout });
-  if (options.auth !== undefined && !isAuth(options.auth)) throw new InvalidArgumentError("auth must have an encode() method");
+  if (options.auth !== undefined && !isAuth(options.auth))
+    throw new InvalidArgumentError("auth must have an encode() method");
   const jar = options.cookieJar ?? new CookieJar();
   for (const m of ["updateCookies", "filterCookies", "clear", "clearDomain"] as const) {
     if (typeof (jar as unknown as Record<string, unknown>)[m] !== "function") {
@@ -65,8 +73,13 @@ export function resolveConfig(options: ClientSessionOptions): SessionConfig {
   }
   if (options.cookies !== undefined) jar.updateCookies(options.cookies);
   const version = options.version ?? "1.1";
-  const http10 = version === "1.0" || (typeof version === "object" && version.major === 1 && version.minor === 0);
-  if (!http10 && version !== "1.1" && !(typeof version === "object" && version.major === 1 && version.minor === 1)) {
+  const http10 =
+    version === "1.0" || (typeof version === "object" && version.major === 1 && version.minor === 0);
+  if (
+    !http10 &&
+    version !== "1.1" &&
+    !(typeof version === "object" && version.major === 1 && version.minor === 1)
+  ) {
     throw new InvalidArgumentError('version must be "1.0" or "1.1"');
   }
   const raise = options.raiseForStatus ?? false;
@@ -74,7 +87,8 @@ export function resolveConfig(options: ClientSessionOptions): SessionConfig {
     throw new InvalidArgumentError("raiseForStatus must be a boolean or a function");
   }
   const fallback = options.fallbackCharsetResolver ?? (() => "utf-8");
-  if (typeof fallback !== "function") throw new InvalidArgumentError("fallbackCharsetResolver must be a function");
+  if (typeof fallback !== "function")
+    throw new InvalidArgumentError("fallbackCharsetResolver must be a function");
   const serialize = options.jsonSerialize ?? JSON.stringify;
   if (typeof serialize !== "function") throw new InvalidArgumentError("jsonSerialize must be a function");
   return {
@@ -102,4 +116,3 @@ export function resolveConfig(options: ClientSessionOptions): SessionConfig {
     acceptEncoding: ACCEPT_ENCODING,
   };
 }
-

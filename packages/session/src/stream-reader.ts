@@ -173,7 +173,8 @@ export class StreamReader implements AsyncIterable<Buffer> {
    * @throws {ClientPayloadError} when the body ends first (aiohttp's IncompleteReadError).
    */
   async readexactly(n: number): Promise<Buffer> {
-    if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError("readexactly needs a non-negative integer");
+    if (!Number.isInteger(n) || n < 0)
+      throw new InvalidArgumentError("readexactly needs a non-negative integer");
     while (this.#size < n && !this.#eof) {
       this.#check();
       await this.#wait(true);

@@ -22,7 +22,8 @@ export function checkBaseUrl(base: string | URL): URL {
   } catch (err) {
     throw new InvalidUrlClientError(text, "baseUrl must be an absolute URL", { cause: err });
   }
-  if (url.protocol !== "http:" && url.protocol !== "https:") throw new NonHttpUrlClientError(text, "baseUrl must be http or https");
+  if (url.protocol !== "http:" && url.protocol !== "https:")
+    throw new NonHttpUrlClientError(text, "baseUrl must be http or https");
   if (!url.pathname.endsWith("/")) throw new InvalidArgumentError(`baseUrl must end with "/" (got ${text})`);
   if (url.search || url.hash) throw new InvalidArgumentError("baseUrl must not have a query or fragment");
   return url;
@@ -34,18 +35,28 @@ export function checkBaseUrl(base: string | URL): URL {
  * @throws {InvalidUrlClientError} for an unparsable URL, CR/LF/NUL, or no host.
  * @throws {NonHttpUrlClientError} for a scheme other than `schemes`.
  */
-export function resolveUrl(input: string | URL, base: URL | undefined, schemes: readonly string[] = ["http:", "https:"]): URL {
+export function resolveUrl(
+  input: string | URL,
+  base: URL | undefined,
+  schemes: readonly string[] = ["http:", "https:"],
+): URL {
   const text = input instanceof URL ? input.href : input;
-  if (typeof text !== "string") throw new InvalidUrlClientError(String(input), "the URL must be a string or a URL");
+  if (typeof text !== "string")
+    throw new InvalidUrlClientError(String(input), "the URL must be a string or a URL");
   if (UNSAFE.test(text)) throw new InvalidUrlClientError(text, "CR, LF and NUL are not allowed in a URL");
   let url: URL;
   try {
     url = base ? new URL(text, base) : new URL(text);
   } catch (err) {
-    throw new InvalidUrlClientError(text, base ? "not a valid URL reference" : "not a valid absolute URL", { cause: err });
+    throw new InvalidUrlClientError(text, base ? "not a valid URL reference" : "not a valid absolute URL", {
+      cause: err,
+    });
   }
   if (!schemes.includes(url.protocol)) {
-    throw new NonHttpUrlClientError(text, `unsupported scheme ${url.protocol} (expected ${schemes.join(" or ")})`);
+    throw new NonHttpUrlClientError(
+      text,
+      `unsupported scheme ${url.protocol} (expected ${schemes.join(" or ")})`,
+    );
   }
   if (!url.hostname) throw new InvalidUrlClientError(text, "the URL has no host");
   return url;
@@ -69,7 +80,8 @@ export function withParams(url: URL, params: ParamsInput | undefined): URL {
         ? (params as Iterable<readonly [string, string | number | boolean]>)
         : Object.entries(params as Record<string, unknown>);
   for (const entry of entries as Iterable<readonly [string, unknown]>) {
-    if (!Array.isArray(entry) || entry.length !== 2) throw new InvalidArgumentError("params must be [name, value] pairs");
+    if (!Array.isArray(entry) || entry.length !== 2)
+      throw new InvalidArgumentError("params must be [name, value] pairs");
     const [name, value] = entry;
     if (value === undefined) continue;
     for (const v of Array.isArray(value) ? value : [value]) {

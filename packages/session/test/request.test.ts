@@ -1,6 +1,11 @@
 import { Readable } from "node:stream";
 import { gunzipSync, inflateSync } from "node:zlib";
-import { ClientPayloadError, ClientStateError, InvalidArgumentError, InvalidUrlClientError, NonHttpUrlClientError } from "@x/errors";
+import {
+  ClientStateError,
+  InvalidArgumentError,
+  InvalidUrlClientError,
+  NonHttpUrlClientError,
+} from "@x/errors";
 import { type EchoReply, echo, echoHeader, readBody, startHttpServer, startRawServer } from "@x/fixtures";
 import { describe, expect, it } from "vitest";
 import { ClientSession } from "../src/index.js";
@@ -10,11 +15,14 @@ async function echoJson(resp: Awaited<ReturnType<ClientSession["get"]>>): Promis
 }
 
 describe("verbs and URLs", () => {
-  it.each(["get", "post", "put", "patch", "delete", "options"] as const)("%s sends its method", async (verb) => {
-    await using srv = await startHttpServer(echo);
-    await using session = new ClientSession();
-    expect((await echoJson(await session[verb](srv.url("/v")))).method).toBe(verb.toUpperCase());
-  });
+  it.each(["get", "post", "put", "patch", "delete", "options"] as const)(
+    "%s sends its method",
+    async (verb) => {
+      await using srv = await startHttpServer(echo);
+      await using session = new ClientSession();
+      expect((await echoJson(await session[verb](srv.url("/v")))).method).toBe(verb.toUpperCase());
+    },
+  );
 
   it("head() gets no body", async () => {
     await using srv = await startHttpServer((_req, res) => res.end("body"));
@@ -33,7 +41,13 @@ describe("verbs and URLs", () => {
   it.each([
     [{ q: "a b", n: 1, flag: true }, "/p?q=a+b&n=1&flag=true"],
     [{ tag: ["x", "y"] }, "/p?tag=x&tag=y"],
-    [[["k", "1"], ["k", "2"]], "/p?k=1&k=2"],
+    [
+      [
+        ["k", "1"],
+        ["k", "2"],
+      ],
+      "/p?k=1&k=2",
+    ],
     [new URLSearchParams("a=1&b=%20"), "/p?a=1&b=+"],
     ["already=encoded%20here", "/p?already=encoded%20here"],
   ])("params %j", async (params, path) => {
@@ -45,7 +59,9 @@ describe("verbs and URLs", () => {
   it("appends params to an existing query", async () => {
     await using srv = await startHttpServer(echo);
     await using session = new ClientSession();
-    expect((await echoJson(await session.get(srv.url("/p?x=1"), { params: { y: 2 } }))).url).toBe("/p?x=1&y=2");
+    expect((await echoJson(await session.get(srv.url("/p?x=1"), { params: { y: 2 } }))).url).toBe(
+      "/p?x=1&y=2",
+    );
   });
 
   it("refuses unusable URLs before any I/O", async () => {
@@ -62,7 +78,10 @@ describe("CR, LF and NUL never reach the wire", () => {
     ["method", (s: ClientSession, url: string) => s.request("GET\r\nX: y", url)],
     ["URL path", (s: ClientSession, url: string) => s.get(`${url}a\r\nX-Injected: 1`)],
     ["URL query", (s: ClientSession, url: string) => s.get(`${url}?q=\n`)],
-    ["header value", (s: ClientSession, url: string) => s.get(url, { headers: { "X-A": "1\r\nX-Injected: 1" } })],
+    [
+      "header value",
+      (s: ClientSession, url: string) => s.get(url, { headers: { "X-A": "1\r\nX-Injected: 1" } }),
+    ],
     ["header name", (s: ClientSession, url: string) => s.get(url, { headers: { "X-A\r\nX-B": "1" } })],
     ["NUL in header", (s: ClientSession, url: string) => s.get(url, { headers: { "X-A": "a\0b" } })],
     ["params string", (s: ClientSession, url: string) => s.get(url, { params: "a=1\r\nX: 2" })],
@@ -91,14 +110,24 @@ describe("auto headers", () => {
   it("skips each auto header on request, per session or per request", async () => {
     await using srv = await startHttpServer(echo);
     await using session = new ClientSession({ skipAutoHeaders: ["User-Agent"] });
-    const reply = await echoJson(await session.post(srv.url(), { data: "x", skipAutoHeaders: ["accept", "Accept-Encoding", "content-type"] }));
-    for (const h of ["user-agent", "accept", "accept-encoding", "content-type"]) expect(echoHeader(reply, h)).toBeUndefined();
+    const reply = await echoJson(
+      await session.post(srv.url(), {
+        data: "x",
+        skipAutoHeaders: ["accept", "Accept-Encoding", "content-type"],
+      }),
+    );
+    for (const h of ["user-agent", "accept", "accept-encoding", "content-type"])
+      expect(echoHeader(reply, h)).toBeUndefined();
   });
 
   it("lets given headers win over auto ones, and request headers over session ones", async () => {
     await using srv = await startHttpServer(echo);
-    await using session = new ClientSession({ headers: { "User-Agent": "mine/1", "X-Session": "s", "X-Both": "session" } });
-    const reply = await echoJson(await session.get(srv.url(), { headers: { "x-both": "request", Accept: "text/html" } }));
+    await using session = new ClientSession({
+      headers: { "User-Agent": "mine/1", "X-Session": "s", "X-Both": "session" },
+    });
+    const reply = await echoJson(
+      await session.get(srv.url(), { headers: { "x-both": "request", Accept: "text/html" } }),
+    );
     expect(echoHeader(reply, "user-agent")).toBe("mine/1");
     expect(echoHeader(reply, "x-session")).toBe("s");
     expect(reply.headers.filter(([n]) => n.toLowerCase() === "x-both")).toEqual([["x-both", "request"]]);
@@ -108,7 +137,14 @@ describe("auto headers", () => {
   it("keeps repeated headers", async () => {
     await using srv = await startHttpServer(echo);
     await using session = new ClientSession();
-    const reply = await echoJson(await session.get(srv.url(), { headers: [["X-Multi", "a"], ["X-Multi", "b"]] }));
+    const reply = await echoJson(
+      await session.get(srv.url(), {
+        headers: [
+          ["X-Multi", "a"],
+          ["X-Multi", "b"],
+        ],
+      }),
+    );
     expect(reply.headers.filter(([n]) => n === "X-Multi").map(([, v]) => v)).toEqual(["a", "b"]);
   });
 
@@ -130,8 +166,21 @@ describe("bodies", () => {
     ["bytes", Buffer.from("raw"), "application/octet-stream", "raw"],
     ["a Uint8Array", new Uint8Array([104, 105]), "application/octet-stream", "hi"],
     ["an ArrayBuffer", new Uint8Array([104, 105]).buffer, "application/octet-stream", "hi"],
-    ["a form record", { a: "1", b: ["x", "y"], n: 2 }, "application/x-www-form-urlencoded", "a=1&b=x&b=y&n=2"],
-    ["form pairs", [["a", "1"], ["a", "2"]], "application/x-www-form-urlencoded", "a=1&a=2"],
+    [
+      "a form record",
+      { a: "1", b: ["x", "y"], n: 2 },
+      "application/x-www-form-urlencoded",
+      "a=1&b=x&b=y&n=2",
+    ],
+    [
+      "form pairs",
+      [
+        ["a", "1"],
+        ["a", "2"],
+      ],
+      "application/x-www-form-urlencoded",
+      "a=1&a=2",
+    ],
     ["URLSearchParams", new URLSearchParams({ q: "x y" }), "application/x-www-form-urlencoded", "q=x+y"],
     ["a Blob", new Blob(["blob!"], { type: "text/x-blob" }), "text/x-blob", "blob!"],
   ])("data as %s", async (_kind, data, type, body) => {
@@ -146,7 +195,14 @@ describe("bodies", () => {
   it.each([
     ["a Node Readable", () => Readable.from([Buffer.from("str"), Buffer.from("eam")])],
     ["a web ReadableStream", () => new Blob(["str", "eam"]).stream()],
-    ["an async iterable", () => (async function* () { yield "str"; yield new TextEncoder().encode("eam"); })()],
+    [
+      "an async iterable",
+      () =>
+        (async function* () {
+          yield "str";
+          yield new TextEncoder().encode("eam");
+        })(),
+    ],
   ])("streams %s chunked", async (_kind, make) => {
     await using srv = await startHttpServer(echo);
     await using session = new ClientSession();
@@ -180,7 +236,9 @@ describe("bodies", () => {
 
   it("data with json is an error", async () => {
     await using session = new ClientSession();
-    await expect(session.post("http://127.0.0.1:1/", { data: "x", json: {} })).rejects.toBeInstanceOf(InvalidArgumentError);
+    await expect(session.post("http://127.0.0.1:1/", { data: "x", json: {} })).rejects.toBeInstanceOf(
+      InvalidArgumentError,
+    );
   });
 
   it("chunked sends a known-length body with Transfer-Encoding: chunked", async () => {
@@ -189,9 +247,9 @@ describe("bodies", () => {
     const reply = await echoJson(await session.post(srv.url(), { data: "chunky", chunked: true }));
     expect(echoHeader(reply, "transfer-encoding")).toBe("chunked");
     expect(reply.body).toBe("chunky");
-    await expect(session.post(srv.url(), { data: "x", chunked: true, headers: { "Content-Length": "1" } })).rejects.toBeInstanceOf(
-      InvalidArgumentError,
-    );
+    await expect(
+      session.post(srv.url(), { data: "x", chunked: true, headers: { "Content-Length": "1" } }),
+    ).rejects.toBeInstanceOf(InvalidArgumentError);
   });
 
   it.each([
@@ -201,31 +259,39 @@ describe("bodies", () => {
     const bodies: Buffer[] = [];
     await using srv = await startHttpServer(async (req, res) => {
       bodies.push(await readBody(req));
-      res.end(JSON.stringify({ encoding: req.headers["content-encoding"], te: req.headers["transfer-encoding"] }));
+      res.end(
+        JSON.stringify({ encoding: req.headers["content-encoding"], te: req.headers["transfer-encoding"] }),
+      );
     });
     await using session = new ClientSession();
     const resp = await session.post(srv.url(), { data: "squeeze me ".repeat(100), compress: how });
     expect(await resp.json({ contentType: null })).toEqual({ encoding, te: "chunked" });
     expect(undo(bodies[0]!).toString()).toBe("squeeze me ".repeat(100));
-    await expect(session.post(srv.url(), { data: "x", compress: true, headers: { "Content-Encoding": "br" } })).rejects.toBeInstanceOf(
-      InvalidArgumentError,
-    );
+    await expect(
+      session.post(srv.url(), { data: "x", compress: true, headers: { "Content-Encoding": "br" } }),
+    ).rejects.toBeInstanceOf(InvalidArgumentError);
   });
 
   it("a Content-Length set by the caller truncates the body, as aiohttp does", async () => {
     await using srv = await startHttpServer(echo);
     await using session = new ClientSession();
-    const reply = await echoJson(await session.post(srv.url(), { data: "0123456789", headers: { "Content-Length": "4" } }));
+    const reply = await echoJson(
+      await session.post(srv.url(), { data: "0123456789", headers: { "Content-Length": "4" } }),
+    );
     expect(reply.body).toBe("0123");
   });
 
   it("refuses data it cannot send", async () => {
     await using session = new ClientSession();
-    await expect(session.post("http://127.0.0.1:1/", { data: 42 as never })).rejects.toBeInstanceOf(InvalidArgumentError);
-    await expect(session.post("http://127.0.0.1:1/", { data: new Map() as never })).rejects.toBeInstanceOf(InvalidArgumentError);
-    await expect(session.post("http://127.0.0.1:1/", { data: { nested: { a: 1 } } as never })).rejects.toBeInstanceOf(
+    await expect(session.post("http://127.0.0.1:1/", { data: 42 as never })).rejects.toBeInstanceOf(
       InvalidArgumentError,
     );
+    await expect(session.post("http://127.0.0.1:1/", { data: new Map() as never })).rejects.toBeInstanceOf(
+      InvalidArgumentError,
+    );
+    await expect(
+      session.post("http://127.0.0.1:1/", { data: { nested: { a: 1 } } as never }),
+    ).rejects.toBeInstanceOf(InvalidArgumentError);
   });
 });
 
@@ -267,7 +333,9 @@ describe("version 1.0", () => {
     await using srv = await startHttpServer(echo);
     await using session = new ClientSession({ version: "1.0" });
     expect(echoHeader(await echoJson(await session.get(srv.url())), "connection")).toBe("close");
-    await expect(session.post(srv.url(), { data: Readable.from(["x"]) })).rejects.toBeInstanceOf(InvalidArgumentError);
+    await expect(session.post(srv.url(), { data: Readable.from(["x"]) })).rejects.toBeInstanceOf(
+      InvalidArgumentError,
+    );
     await expect(() => new ClientSession({ version: "2.0" as never })).toThrow(InvalidArgumentError);
   });
 });

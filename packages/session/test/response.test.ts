@@ -39,12 +39,18 @@ const handler = router({
   },
   "/meta": (_req, res) => {
     res.writeHead(418, "I'm a teapot", [
-      "X-First", "1",
-      "Set-Cookie", "a=1; Path=/",
-      "Set-Cookie", "b=2; Max-Age=60; HttpOnly",
-      "Set-Cookie", "a=3",
-      "Link", '</page/2>; rel="next", <https://other.test/x>; rel=prev; title="Back"',
-      "Content-Length", "4",
+      "X-First",
+      "1",
+      "Set-Cookie",
+      "a=1; Path=/",
+      "Set-Cookie",
+      "b=2; Max-Age=60; HttpOnly",
+      "Set-Cookie",
+      "a=3",
+      "Link",
+      '</page/2>; rel="next", <https://other.test/x>; rel=prev; title="Back"',
+      "Content-Length",
+      "4",
     ]);
     res.end("body");
   },
@@ -101,7 +107,13 @@ describe("ClientResponse fields", () => {
       res.end();
     });
     await using session = new ClientSession();
-    for (const [status, ok] of [[200, true], [302, true], [399, true], [400, false], [500, false]] as const) {
+    for (const [status, ok] of [
+      [200, true],
+      [302, true],
+      [399, true],
+      [400, false],
+      [500, false],
+    ] as const) {
       const resp = await session.get(srv.url(`/${status}`), { allowRedirects: false });
       expect(resp.ok, String(status)).toBe(ok);
       resp.release();
@@ -136,14 +148,18 @@ describe("reading the body", () => {
   it("text(encoding) overrides, and invalid bytes are a ClientPayloadError", async () => {
     await using srv = await startHttpServer(handler);
     await using session = new ClientSession();
-    expect(await (await session.get(srv.url("/latin1"))).text("utf-8").catch((e: unknown) => e)).toBeInstanceOf(ClientPayloadError);
+    expect(
+      await (await session.get(srv.url("/latin1"))).text("utf-8").catch((e: unknown) => e),
+    ).toBeInstanceOf(ClientPayloadError);
     expect(await (await session.get(srv.url("/badutf8"))).text("latin1")).toBe("ÿþA");
     await expect((await session.get(srv.url("/badutf8"))).text()).rejects.toBeInstanceOf(ClientPayloadError);
   });
 
   it("uses the session's fallbackCharsetResolver when the response names no charset", async () => {
     await using srv = await startHttpServer(handler);
-    await using session = new ClientSession({ fallbackCharsetResolver: (_resp, body) => (body.includes(0xfc) ? "latin1" : "utf-8") });
+    await using session = new ClientSession({
+      fallbackCharsetResolver: (_resp, body) => (body.includes(0xfc) ? "latin1" : "utf-8"),
+    });
     await using srv2 = await startHttpServer((_req, res) => res.end(Buffer.from("über", "latin1")));
     expect(await (await session.get(srv2.url())).text()).toBe("über");
     expect(await (await session.get(srv.url("/nocharset"))).text()).toBe("plain ü");
@@ -165,7 +181,9 @@ describe("reading the body", () => {
     const err = await resp.json().catch((e: unknown) => e);
     expect(err).toBeInstanceOf(ContentTypeError);
     expect((err as ContentTypeError).status).toBe(200);
-    expect((err as ContentTypeError).reason).toBe("Attempt to decode JSON with unexpected mimetype: text/html");
+    expect((err as ContentTypeError).reason).toBe(
+      "Attempt to decode JSON with unexpected mimetype: text/html",
+    );
     await using srv2 = await startHttpServer((_req, res) => {
       res.setHeader("content-type", "text/plain");
       res.end("[1,2]");
@@ -196,7 +214,9 @@ describe("reading the body", () => {
 describe("connections and release", () => {
   it("a small body that arrived whole frees the connection before it is read", async () => {
     await using srv = await startHttpServer(handler);
-    await using session = new ClientSession({ connector: new (await import("@x/connector")).TCPConnector({ limit: 1 }) });
+    await using session = new ClientSession({
+      connector: new (await import("@x/connector")).TCPConnector({ limit: 1 }),
+    });
     const first = await session.get(srv.url("/json"));
     await sleep(20);
     const second = await session.get(srv.url("/html"));
@@ -253,19 +273,29 @@ describe("connections and release", () => {
         if (path === "/204") await conn.write("HTTP/1.1 204 No Content\r\n\r\n");
         else if (path === "/304") await conn.write("HTTP/1.1 304 Not Modified\r\nETag: x\r\n\r\n");
         else if (path === "/204-cl") await conn.write("HTTP/1.1 204 No Content\r\nContent-Length: 5\r\n\r\n");
-        else if (path === "/304-cl") await conn.write("HTTP/1.1 304 Not Modified\r\nContent-Length: 5\r\n\r\n");
-        else await conn.write(`HTTP/1.1 200 OK\r\nConnection: keep-alive\r\nContent-Length: 5\r\n\r\n${head.startsWith("HEAD") ? "" : "hello"}`);
+        else if (path === "/304-cl")
+          await conn.write("HTTP/1.1 304 Not Modified\r\nContent-Length: 5\r\n\r\n");
+        else
+          await conn.write(
+            `HTTP/1.1 200 OK\r\nConnection: keep-alive\r\nContent-Length: 5\r\n\r\n${head.startsWith("HEAD") ? "" : "hello"}`,
+          );
       }
     });
     await using session = new ClientSession();
-    for (const [method, path] of [["HEAD", "/"], ["GET", "/204"], ["GET", "/304"], ["GET", "/"]] as const) {
+    for (const [method, path] of [
+      ["HEAD", "/"],
+      ["GET", "/204"],
+      ["GET", "/304"],
+      ["GET", "/"],
+    ] as const) {
       const resp = await session.request(method, srv.url(path));
       const body = await resp.read();
       expect(body.toString(), `${method} ${path}`).toBe(method === "GET" && path === "/" ? "hello" : "");
     }
     expect(srv.connections).toHaveLength(1);
     // A 204/304 that claims a Content-Length still has no body, but undici closes its connection.
-    for (const path of ["/204-cl", "/304-cl"]) expect((await (await session.get(srv.url(path))).read()).length).toBe(0);
+    for (const path of ["/204-cl", "/304-cl"])
+      expect((await (await session.get(srv.url(path))).read()).length).toBe(0);
   });
 
   it("readUntilEof: false leaves a close-delimited body unread", async () => {

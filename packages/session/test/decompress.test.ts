@@ -1,0 +1,103 @@
+import zlib from "node:zlib";
+import { ClientPayloadError } from "@x/errors";
+import { startHttpServer } from "@x/fixtures";
+import { describe, expect, it } from "vitest";
+import { ClientSession } from "../src/index.js";
+
+const text = "decompress me, ".repeat(1000);
+type ZstdZlib = typeof zlib & { zstdCompressSync?: (b: Buffer) => Buffer };
+const zstdCompress = (zlib as ZstdZlib).zstdCompressSync;
+
+const encoders: Record<string, (b: Buffer) => Buffer> = {
+  gzip: (b) => zlib.gzipSync(b),
+  deflate: (b) => zlib.deflateSync(b),
+  br: (b) => zlib.brotliCompressSync(b),
+  ...(zstdCompress ? { zstd: zstdCompress } : {}),
+};
+
+function encoded(encoding: string, body: Buffer = Buffer.from(text)) {
+  return startHttpServer((_req, res) => {
+    let out = body;
+    for (const c of encoding.split(",").map((s) => s.trim())) out = encoders[c]!(out);
+    res.setHeader("content-encoding", encoding);
+    res.end(out);
+  });
+}
+
+describe("automatic decompression", () => {
+  it.each(Object.keys(encoders))("decodes %s", async (encoding) => {
+    await using srv = await encoded(encoding);
+    await using session = new ClientSession();
+    const resp = await session.get(srv.url());
+    expect(await resp.text()).toBe(text);
+    expect(resp.headers.get("content-encoding")).toBe(encoding);
+  });
+
+  it("decodes raw deflate too, which some servers send", async () => {
+    await using srv = await startHttpServer((_req, res) => {
+      res.setHeader("content-encoding", "deflate");
+      res.end(zlib.deflateRawSync(Buffer.from(text)));
+    });
+    await using session = new ClientSession();
+    expect(await (await session.get(srv.url())).text()).toBe(text);
+  });
+
+  it("undoes stacked codings in reverse", async () => {
+    await using srv = await encoded("gzip, br");
+    await using session = new ClientSession();
+    expect(await (await session.get(srv.url())).text()).toBe(text);
+  });
+
+  it("refuses more than maxContentCodings codings", async () => {
+    await using srv = await encoded("gzip, gzip, gzip, gzip, gzip, gzip");
+    await using session = new ClientSession();
+    const err = await session.get(srv.url()).then(
+      (r) => r.read(),
+      (e: unknown) => e,
+    );
+    expect(err).toBeInstanceOf(ClientPayloadError);
+    await using lenient = new ClientSession({ maxContentCodings: 6 });
+    expect(await (await lenient.get(srv.url())).text()).toBe(text);
+  });
+
+  it("stops a body that decodes past maxDecompressedSize", async () => {
+    await using srv = await encoded("gzip", Buffer.alloc(8 * 1024 * 1024));
+    await using session = new ClientSession({ maxDecompressedSize: 1024 * 1024 });
+    const resp = await session.get(srv.url());
+    const err = await resp.read().catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ClientPayloadError);
+    expect((err as Error).message).toMatch(/limit/);
+  });
+
+  it("fails clearly on a corrupt body", async () => {
+    await using srv = await startHttpServer((_req, res) => {
+      res.setHeader("content-encoding", "gzip");
+      res.end(Buffer.from("this is not gzip at all"));
+    });
+    await using session = new ClientSession();
+    const err = await (await session.get(srv.url())).read().catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ClientPayloadError);
+    expect((err as Error).message).toBe("Can not decode content-encoding: gzip");
+  });
+
+  it("is off with autoDecompress: false, per session or per request", async () => {
+    await using srv = await encoded("gzip");
+    await using off = new ClientSession({ autoDecompress: false });
+    const raw = await (await off.get(srv.url())).read();
+    expect(zlib.gunzipSync(raw).toString()).toBe(text);
+    await using on = new ClientSession();
+    const raw2 = await (await on.get(srv.url(), { autoDecompress: false })).read();
+    expect(raw2.equals(raw)).toBe(true);
+  });
+
+  it("a HEAD or 204 with Content-Encoding has nothing to decode", async () => {
+    await using srv = await startHttpServer((req, res) => {
+      res.setHeader("content-encoding", "gzip");
+      if (req.url === "/204") res.statusCode = 204;
+      res.end();
+    });
+    await using session = new ClientSession();
+    expect((await (await session.head(srv.url())).read()).length).toBe(0);
+    expect((await (await session.get(srv.url("/204"))).read()).length).toBe(0);
+  });
+});

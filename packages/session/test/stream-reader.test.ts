@@ -1,0 +1,149 @@
+import { Writable } from "node:stream";
+import { pipeline } from "node:stream/promises";
+import { ClientPayloadError, ClientStateError } from "@x/errors";
+import { sleep, startHttpServer, startRawServer } from "@x/fixtures";
+import { describe, expect, it } from "vitest";
+import { ClientSession } from "../src/index.js";
+
+/** Writes `parts` as separate chunks of a chunked response, `gap` ms apart. */
+async function dripServer(parts: string[], gap = 5) {
+  return startRawServer(async (conn) => {
+    await conn.readHead();
+    await conn.write("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n");
+    for (const p of parts) {
+      await conn.write(`${Buffer.byteLength(p).toString(16)}\r\n${p}\r\n`);
+      await sleep(gap);
+    }
+    await conn.end("0\r\n\r\n");
+  });
+}
+
+describe("StreamReader", () => {
+  it("read(n) returns up to n bytes as soon as some are there; read() the rest", async () => {
+    await using srv = await dripServer(["hello ", "wide ", "world"]);
+    await using session = new ClientSession();
+    const { content } = await session.get(srv.url());
+    const first = await content.read(3);
+    expect(first.toString()).toBe("hel");
+    expect((await content.read(100)).toString()).toMatch(/^lo /);
+    const rest = await content.read();
+    expect(first.toString().length + rest.length).toBeLessThanOrEqual(16);
+    expect(content.atEof()).toBe(true);
+    expect((await content.read()).length).toBe(0);
+    expect(content.totalBytes).toBe(16);
+  });
+
+  it("readline() and iterLines() split on newlines; the last line may have none", async () => {
+    await using srv = await dripServer(["one\ntw", "o\nthr", "ee"]);
+    await using session = new ClientSession();
+    const lines: string[] = [];
+    for await (const line of (await session.get(srv.url())).content.iterLines()) lines.push(line.toString());
+    expect(lines).toEqual(["one\n", "two\n", "three"]);
+    const r = (await session.get(srv.url())).content;
+    expect((await r.readline()).toString()).toBe("one\n");
+    expect((await r.readuntil("thr")).toString()).toBe("two\nthr");
+  });
+
+  it("readline() refuses a line longer than its limit", async () => {
+    await using srv = await dripServer(["x".repeat(40_000), "y".repeat(40_000)]);
+    await using session = new ClientSession({ readBufsize: 16_384 });
+    const { content } = await session.get(srv.url());
+    await expect(content.readline()).rejects.toBeInstanceOf(ClientPayloadError);
+  });
+
+  it("readexactly(n) waits for n bytes, and fails if the body ends first", async () => {
+    await using srv = await dripServer(["ab", "cd", "ef"]);
+    await using session = new ClientSession();
+    const { content } = await session.get(srv.url());
+    expect((await content.readexactly(5)).toString()).toBe("abcde");
+    const err = await content.readexactly(5).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ClientPayloadError);
+    expect((err as Error).message).toBe("1 bytes read on a total of 5 expected bytes");
+  });
+
+  it("iterChunked(n), iterAny(), readchunk() and for await", async () => {
+    await using srv = await dripServer(["abc", "defg", "h"]);
+    await using session = new ClientSession();
+    const sized: string[] = [];
+    for await (const c of (await session.get(srv.url())).content.iterChunked(3)) sized.push(c.toString());
+    expect(sized).toEqual(["abc", "def", "gh"]);
+    let any = "";
+    for await (const c of (await session.get(srv.url())).content) any += c.toString();
+    expect(any).toBe("abcdefgh");
+    const r = (await session.get(srv.url())).content;
+    const [data, end] = await r.readchunk();
+    expect(data.length).toBeGreaterThan(0);
+    expect(end).toBe(true);
+    let rest = "";
+    for await (const c of r.iterAny()) rest += c.toString();
+    expect(data.toString() + rest).toBe("abcdefgh");
+    const pairs: Array<[string, boolean]> = [];
+    for await (const [d, e] of (await session.get(srv.url())).content.iterChunks())
+      pairs.push([d.toString(), e]);
+    expect(pairs.map(([d]) => d).join("")).toBe("abcdefgh");
+  });
+
+  it("converts to a web ReadableStream and to a Node Readable", async () => {
+    await using srv = await dripServer(["web ", "and ", "node"]);
+    await using session = new ClientSession();
+    const web = (await session.get(srv.url())).content.toReadableStream();
+    expect(await new Response(web).text()).toBe("web and node");
+    const chunks: Buffer[] = [];
+    await pipeline(
+      (await session.get(srv.url())).content.toNodeReadable(),
+      new Writable({
+        write(c, _e, cb) {
+          chunks.push(c);
+          cb();
+        },
+      }),
+    );
+    expect(Buffer.concat(chunks).toString()).toBe("web and node");
+  });
+
+  it("a second read while one waits is a ClientStateError", async () => {
+    await using srv = await dripServer(["late"], 50);
+    await using session = new ClientSession();
+    const { content } = await session.get(srv.url());
+    await content.read(4);
+    const waiting = content.read(1);
+    await expect(content.read(1)).rejects.toBeInstanceOf(ClientStateError);
+    expect((await waiting).length).toBe(0);
+  });
+
+  it("an unread body does not buffer without bound: the socket stops being read", async () => {
+    let written = 0;
+    let blocked = false;
+    await using srv = await startHttpServer((_req, res) => {
+      const chunk = Buffer.alloc(64 * 1024, 7);
+      const pump = () => {
+        while (written < 64 * 1024 * 1024) {
+          written += chunk.length;
+          if (!res.write(chunk)) {
+            blocked = true;
+            res.once("drain", pump);
+            return;
+          }
+        }
+        res.end();
+      };
+      pump();
+    });
+    await using session = new ClientSession({ readBufsize: 64 * 1024 });
+    const resp = await session.get(srv.url());
+    await sleep(300);
+    expect(blocked).toBe(true);
+    // Kernel buffers on both sides take a few MiB at most; the 64 MiB were not all sent.
+    expect(written).toBeLessThan(16 * 1024 * 1024);
+    expect(resp.content.totalBytes).toBeLessThan(1024 * 1024);
+    resp.release();
+  });
+
+  it("a fast reader gets a large body whole", async () => {
+    await using srv = await startHttpServer((_req, res) => res.end(Buffer.alloc(8 * 1024 * 1024, 3)));
+    await using session = new ClientSession();
+    const body = await (await session.get(srv.url())).read();
+    expect(body.length).toBe(8 * 1024 * 1024);
+    expect(body.every((b) => b === 3)).toBe(true);
+  });
+});
