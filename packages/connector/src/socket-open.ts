@@ -55,6 +55,8 @@ export interface TcpTarget extends ConnectTarget {
 export function openTcp(target: TcpTarget, signal: AbortSignal, timeout: number | null): Promise<Socket> {
   signal.throwIfAborted();
   const socket = netConnect({
+    // highWaterMark is a stream option Node's net.Socket honours but its connect typings omit.
+    ...({ highWaterMark: 64 * 1024 } as object),
     host: target.address,
     port: target.port,
     family: target.family,
@@ -94,6 +96,8 @@ export async function secureSocket(
   const resumable = tls.fingerprint === undefined;
   const session = resumable ? sessions.get(target.sessionKey) : undefined;
   const secure = tlsConnect({
+    // Read in 64 KiB pieces, as undici's own connector does: far fewer reads for large bodies.
+    ...({ highWaterMark: 64 * 1024 } as object),
     ALPNProtocols: alpn,
     ...tls.options,
     socket,

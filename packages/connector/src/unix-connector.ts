@@ -31,7 +31,7 @@ export class UnixConnector extends BaseConnector {
   protected override openSocket(key: PoolKey, attempt: ConnectAttempt): Promise<Socket> {
     attempt.signal.throwIfAborted();
     const target = { host: key.hostname, port: key.port, ssl: false };
-    return within(connect({ path: this.#path }), {
+    return within(connect({ path: this.#path, ...({ highWaterMark: 64 * 1024 } as object) }), {
       ok: "connect",
       timeout: attempt.timeout,
       signal: attempt.signal,

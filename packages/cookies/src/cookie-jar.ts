@@ -90,6 +90,8 @@ function sameSiteOf(value: unknown): CookieRecord["sameSite"] {
  */
 export class CookieJar implements AbstractCookieJar {
   #tough: ToughCookieJar;
+  /** False once a cookie may have been stored in #tough; lets filterCookies skip an empty store. */
+  #toughEmpty = true;
   #shared = new Map<string, Cookie>();
   readonly #unsafe: boolean;
   readonly #quote: boolean;
@@ -160,7 +162,7 @@ export class CookieJar implements AbstractCookieJar {
       this.#expireShared();
       for (const c of this.#shared.values()) add(c, true);
     }
-    if (!this.#unsafe && isIP(hostOf(url)) !== 0) return out;
+    if (this.#toughEmpty || (!this.#unsafe && isIP(hostOf(url)) !== 0)) return out;
     const secure = this.#isSecure(url);
     const found = this.#tough.getCookiesSync(this.#toughUrl(url), { http: true, sort: true });
     // tough-cookie counts loopback http as secure (RFC 6265bis); aiohttp does not, nor do we.
@@ -172,6 +174,7 @@ export class CookieJar implements AbstractCookieJar {
     if (!predicate) {
       this.#shared.clear();
       this.#tough.removeAllCookiesSync();
+      this.#toughEmpty = true;
       return;
     }
     for (const [name, c] of this.#shared) if (predicate(this.#record(c, true))) this.#shared.delete(name);
@@ -253,6 +256,7 @@ export class CookieJar implements AbstractCookieJar {
       throw fail("the cookie list does not load", err);
     }
     this.#tough = tough;
+    this.#toughEmpty = serialized.cookies.length === 0;
     this.#shared = shared;
     this.#enforceTotal();
   }
@@ -381,6 +385,7 @@ export class CookieJar implements AbstractCookieJar {
     if (!this.#isSecure(url) && (cookie.secure || this.#hasSecureTwin(cookie, hostOf(url), url.pathname)))
       return;
     const stored = this.#tough.setCookieSync(cookie, this.#toughUrl(url), { http: true, ignoreError: true });
+    if (stored) this.#toughEmpty = false;
     if (stored?.domain) this.#enforceDomain(stored.domain);
     this.#enforceTotal();
   }

@@ -165,19 +165,7 @@ export class ClientSession implements CallHost, AsyncDisposable {
     const cfg = this.config;
     return new Promise<HopResult>((resolve, reject) => {
       const headers = request.headers.toFlat();
-      let snapshot: Headers | undefined;
-      const requestInfo: RequestInfo = {
-        url: request.url,
-        method: request.method,
-        realUrl: request.realUrl,
-        get headers() {
-          if (!snapshot) {
-            snapshot = new Headers();
-            for (let i = 0; i < headers.length; i += 2) snapshot.append(headers[i]!, headers[i + 1]!);
-          }
-          return snapshot;
-        },
-      };
+      const requestInfo = new SentRequestInfo(request, headers);
       const handler: ResponseHandler = new ResponseHandler(
         {
           method: request.method,
@@ -192,8 +180,8 @@ export class ClientSession implements CallHost, AsyncDisposable {
           readUntilEof: request.readUntilEof,
           fallbackCharset: cfg.fallbackCharset,
           sockRead: request.timeout.sockRead,
-          onFinish: () => call.hopFinished(handler),
         },
+        call,
         (response) => resolve({ response, handler }),
         reject,
       );
@@ -212,7 +200,6 @@ export class ClientSession implements CallHost, AsyncDisposable {
         );
         return;
       }
-      const t = request.timeout;
       try {
         const url = request.url;
         this.#dispatcher.dispatch(
@@ -235,7 +222,7 @@ export class ClientSession implements CallHost, AsyncDisposable {
             connectorOptions: {
               ssl: request.ssl,
               serverHostname: request.serverHostname,
-              timeout: { connect: t.connect, sockConnect: t.sockConnect },
+              timeout: call.connectorTimeout,
               onConnection: handler.onConnection,
             },
           } as Dispatcher.DispatchOptions & ConnectorDispatchExtension,
@@ -284,5 +271,30 @@ export async function request(
   } catch (err) {
     await session.close();
     throw err;
+  }
+}
+
+/** The `RequestInfo` of a sent request; its `Headers` are built only if someone looks. */
+class SentRequestInfo implements RequestInfo {
+  readonly url: URL;
+  readonly method: string;
+  readonly realUrl: URL;
+  readonly #flat: string[];
+  #headers: Headers | undefined;
+
+  constructor(request: ClientRequest, flat: string[]) {
+    this.url = request.url;
+    this.method = request.method;
+    this.realUrl = request.realUrl;
+    this.#flat = flat;
+  }
+
+  get headers(): Headers {
+    if (!this.#headers) {
+      const h = new Headers();
+      for (let i = 0; i < this.#flat.length; i += 2) h.append(this.#flat[i]!, this.#flat[i + 1]!);
+      this.#headers = h;
+    }
+    return this.#headers;
   }
 }

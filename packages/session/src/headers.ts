@@ -105,9 +105,9 @@ export class HeaderList {
 
   /** Adds the headers of `other` whose names this list does not have yet. */
   fill(other: HeaderList): void {
-    const present = new Set(this.#lower);
+    const before = this.#lower.length;
     for (let i = 0; i < other.#names.length; i++) {
-      if (!present.has(other.#lower[i]!)) {
+      if (before === 0 || !this.#lower.includes(other.#lower[i]!)) {
         this.#names.push(other.#names[i]!);
         this.#lower.push(other.#lower[i]!);
         this.#values.push(other.#values[i]!);

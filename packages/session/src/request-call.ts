@@ -49,6 +49,8 @@ export class RequestCall {
   readonly timeout: ResolvedTimeout;
   /** Send `Expect: 100-continue` and hold the body until the server agrees. */
   readonly expect100: boolean;
+  /** The connector's part of the timeouts, shared by every hop. */
+  readonly connectorTimeout: { readonly connect: number | null; readonly sockConnect: number | null };
   readonly #ssl: SslOption | undefined;
   #current: ResponseHandler | undefined;
   #final: ResponseHandler | undefined;
@@ -77,6 +79,7 @@ export class RequestCall {
     this.timeout = timeout;
     this.#ssl = mergeSslParams(options);
     this.expect100 = options.expect100 ?? false;
+    this.connectorTimeout = { connect: timeout.connect, sockConnect: timeout.sockConnect };
   }
 
   /** Fails the call: the running hop is aborted, or the body being read errors. */
@@ -142,8 +145,12 @@ export class RequestCall {
         "an Authorization header cannot be combined with auth or credentials in the URL",
       );
     }
-    const skip = new Set(cfg.skipAutoHeaders);
-    for (const name of o.skipAutoHeaders ?? []) skip.add(name.toLowerCase());
+    let skip = cfg.skipAutoHeaders;
+    if (o.skipAutoHeaders) {
+      const merged = new Set(skip);
+      for (const name of o.skipAutoHeaders) merged.add(name.toLowerCase());
+      skip = merged;
+    }
     let body = this.#prepareBody(userHeaders);
     let requestCookies = o.cookies !== undefined ? o.cookies : undefined;
     let dropRequestAuth = false;
@@ -327,7 +334,7 @@ export class RequestCall {
 
   #cookies(headers: HeaderList, url: URL, requestCookies: RequestOptions["cookies"]): void {
     const jar = this.#host.config.cookieJar;
-    const found: Map<string, CookieRecord> = jar.size > 0 ? jar.filterCookies(url) : new Map();
+    const found: Map<string, CookieRecord> = jar.filterCookies(url);
     if (requestCookies !== undefined) {
       const temp = new CookieJar({ unsafe: true, quoteCookie: quoteOf(jar) });
       temp.updateCookies(requestCookies);

@@ -26,8 +26,11 @@ export interface HopContext {
   readonly fallbackCharset: CharsetResolver;
   /** Longest silence while waiting for the response or its body, ms; `null` = none. */
   readonly sockRead: number | null;
-  /** The body is done with (read, failed or given up); called once. */
-  onFinish(): void;
+}
+
+/** Told when a hop's body is done with (read, failed or given up); once per handler. */
+export interface HopOwner {
+  hopFinished(handler: ResponseHandler): void;
 }
 
 const HTTP11: HttpVersion = Object.freeze({ major: 1, minor: 1 });
@@ -41,6 +44,7 @@ const NO_BODY_STATUS = new Set([204, 304]);
  */
 export class ResponseHandler implements ResponseSource {
   readonly #ctx: HopContext;
+  readonly #owner: HopOwner;
   readonly #resolve: (response: ClientResponse) => void;
   readonly #reject: (err: unknown) => void;
   #abort: ((err?: Error) => void) | undefined;
@@ -62,8 +66,14 @@ export class ResponseHandler implements ResponseSource {
   /** The connection had carried a request before. */
   reused = false;
 
-  constructor(ctx: HopContext, resolve: (response: ClientResponse) => void, reject: (err: unknown) => void) {
+  constructor(
+    ctx: HopContext,
+    owner: HopOwner,
+    resolve: (response: ClientResponse) => void,
+    reject: (err: unknown) => void,
+  ) {
     this.#ctx = ctx;
+    this.#owner = owner;
     this.#resolve = resolve;
     this.#reject = reject;
     const read = ctx.sockRead;
@@ -125,7 +135,7 @@ export class ResponseHandler implements ResponseSource {
     if (this.#finished) return;
     this.#finished = true;
     if (this.#readTimer) clearTimeout(this.#readTimer);
-    this.#ctx.onFinish();
+    this.#owner.hopFinished(this);
   }
 
   // ── undici handler ───────────────────────────────────────────────────

@@ -35,6 +35,8 @@ export interface SessionConfig {
   readonly decompress: DecompressLimits;
   readonly userAgent: string;
   readonly acceptEncoding: string;
+  /** Accept, Accept-Encoding and User-Agent as the session sends them, minus skipped ones. */
+  readonly autoHeaders: HeaderList;
 }
 
 function positive(name: string, value: number | undefined, fallback: number): number {
@@ -91,10 +93,16 @@ export function resolveConfig(options: ClientSessionOptions): SessionConfig {
     throw new InvalidArgumentError("fallbackCharsetResolver must be a function");
   const serialize = options.jsonSerialize ?? JSON.stringify;
   if (typeof serialize !== "function") throw new InvalidArgumentError("jsonSerialize must be a function");
+  const skipAutoHeaders = new Set([...(options.skipAutoHeaders ?? [])].map((h) => h.toLowerCase()));
+  const autoHeaders = new HeaderList();
+  if (!skipAutoHeaders.has("accept")) autoHeaders.append("Accept", "*/*");
+  if (!skipAutoHeaders.has("accept-encoding")) autoHeaders.append("Accept-Encoding", ACCEPT_ENCODING);
+  if (!skipAutoHeaders.has("user-agent")) autoHeaders.append("User-Agent", USER_AGENT);
   return {
     baseUrl: options.baseUrl === undefined ? undefined : checkBaseUrl(options.baseUrl),
     headers: HeaderList.from(options.headers),
-    skipAutoHeaders: new Set([...(options.skipAutoHeaders ?? [])].map((h) => h.toLowerCase())),
+    skipAutoHeaders,
+    autoHeaders,
     auth: options.auth,
     jsonSerialize: serialize,
     http10,
