@@ -27,9 +27,15 @@ export async function startTourServer(): Promise<TourServer> {
     };
     switch (url.pathname) {
       case "/search":
-        return json(200, { query: Object.fromEntries(url.searchParams), userAgent: req.headers["user-agent"] });
+        return json(200, {
+          query: Object.fromEntries(url.searchParams),
+          userAgent: req.headers["user-agent"],
+        });
       case "/echo":
-        return json(200, { received: JSON.parse((await body(req)) || "null"), contentType: req.headers["content-type"] });
+        return json(200, {
+          received: JSON.parse((await body(req)) || "null"),
+          contentType: req.headers["content-type"],
+        });
       case "/login":
         res.setHeader("set-cookie", ["session=abc123; Path=/; HttpOnly", "theme=dark; Path=/"]);
         return json(200, { loggedIn: true });

@@ -48,7 +48,12 @@ section("cookies: set by the server, sent back automatically");
 section("a redirect chain, with history");
 {
   await using resp = await session.get("old");
-  console.log("landed on", resp.url.pathname, "after", resp.history.map((r) => `${r.status} ${r.url.pathname}`).join(" → "));
+  console.log(
+    "landed on",
+    resp.url.pathname,
+    "after",
+    resp.history.map((r) => `${r.status} ${r.url.pathname}`).join(" → "),
+  );
 }
 
 section("basic auth");
@@ -79,12 +84,14 @@ section("errors, caught by class");
 try {
   await session.get("broken", { raiseForStatus: true });
 } catch (err) {
-  if (err instanceof ClientResponseError) console.log(`ClientResponseError: status ${err.status} (${err.code})`);
+  if (err instanceof ClientResponseError)
+    console.log(`ClientResponseError: status ${err.status} (${err.code})`);
 }
 try {
   await session.get("http://127.0.0.1:9/", { timeout: { total: 2000 } });
 } catch (err) {
-  if (err instanceof ClientConnectorError) console.log(`ClientConnectorError: ${err.host}:${err.port} ${err.osCode}`);
+  if (err instanceof ClientConnectorError)
+    console.log(`ClientConnectorError: ${err.host}:${err.port} ${err.osCode}`);
   console.log("…and every one of them is a ClientError:", err instanceof ClientError);
 }
 
@@ -95,7 +102,11 @@ section("the pool: connections are reused");
     await using resp = await session.get("search", { params: { i } });
     await resp.read();
   }
-  console.log(`20 more requests opened ${server.connections() - before} new connection(s);`, "pool:", (session.connector as TCPConnector).stats);
+  console.log(
+    `20 more requests opened ${server.connections() - before} new connection(s);`,
+    "pool:",
+    (session.connector as TCPConnector).stats,
+  );
 }
 
 await session.close();
