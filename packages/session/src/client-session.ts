@@ -1,14 +1,19 @@
+import { BasicAuth } from "@x/auth";
 import { BaseConnector, type ConnectorDispatchExtension, TCPConnector } from "@x/connector";
+import { cookieHeader } from "@x/cookies";
 import { ClientStateError, InvalidArgumentError, type RequestInfo } from "@x/errors";
+import { type ClientWebSocketResponse, type WSConnectOptions, wsConnect } from "@x/websocket";
 import type { Dispatcher } from "undici";
 import type { ClientRequest } from "./client-request.js";
 import type { ClientResponse } from "./client-response.js";
 import type { ResolvedTimeout } from "./client-timeout.js";
 import { sendWithExpectContinue } from "./expect-continue.js";
+import { netrcFor } from "./netrc.js";
 import type { ClientSessionOptions, RequestOptions } from "./options.js";
 import { type CallHost, type HopResult, RequestCall } from "./request-call.js";
 import { ResponseHandler } from "./response-handler.js";
 import { resolveConfig, type SessionConfig } from "./session-config.js";
+import { resolveUrl } from "./url.js";
 
 const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 
@@ -138,6 +143,47 @@ export class ClientSession implements CallHost, AsyncDisposable {
 
   options(url: string | URL, options?: RequestOptions): Promise<ClientResponse> {
     return this.request("OPTIONS", url, options);
+  }
+
+  /**
+   * Opens a websocket through the session (aiohttp's `session.ws_connect`): the session's
+   * connector (its limits count the open websocket), default headers, cookies, auth and timeouts
+   * apply, and cookies the handshake sets are stored. Options are `@x/websocket`'s `wsConnect`'s.
+   * @throws {ClientStateError} if the session is closed.
+   * @throws {WSServerHandshakeError} when the server refuses the upgrade.
+   */
+  async wsConnect(url: string | URL, options: WSConnectOptions = {}): Promise<ClientWebSocketResponse> {
+    if (this.#closed) throw new ClientStateError("Session is closed");
+    const cfg = this.config;
+    const target = resolveUrl(url, cfg.baseUrl, ["ws:", "wss:", "http:", "https:"]);
+    const headers = cfg.headers.clone();
+    if (options.headers) {
+      const given = new Headers(options.headers as ConstructorParameters<typeof Headers>[0]);
+      for (const [name] of given) headers.delete(name);
+      for (const [name, value] of given) headers.append(name, value);
+    }
+    const cookies = cfg.cookieJar.filterCookies(target);
+    if (cookies.size > 0 && !headers.has("cookie")) headers.set("Cookie", cookieHeader(cookies));
+    const sessionAuth =
+      cfg.baseUrl === undefined || cfg.baseUrl.origin === httpOrigin(target) ? cfg.auth : undefined;
+    const netrc = cfg.trustEnv ? netrcFor(target.hostname) : undefined;
+    const auth =
+      target.username || target.password || headers.has("authorization")
+        ? options.auth
+        : (options.auth ?? sessionAuth ?? (netrc ? new BasicAuth(netrc.login, netrc.password) : undefined));
+    const ws = await wsConnect(target, {
+      ...options,
+      headers: [...headers],
+      ...(auth ? { auth } : {}),
+      ...(this.#dispatcher instanceof BaseConnector ? { connector: this.#dispatcher } : {}),
+      connectTimeout: options.connectTimeout ?? {
+        connect: cfg.timeout.connect,
+        sockConnect: cfg.timeout.sockConnect,
+      },
+    });
+    const setCookies = ws.headers.getSetCookie();
+    if (setCookies.length > 0) cfg.cookieJar.updateCookies(setCookies, httpUrl(target));
+    return ws;
   }
 
   /** Closes the session, and the connector if the session owns it. Idempotent. */
@@ -297,4 +343,15 @@ class SentRequestInfo implements RequestInfo {
     }
     return this.#headers;
   }
+}
+
+function httpUrl(url: URL): URL {
+  const out = new URL(url.href);
+  if (out.protocol === "ws:") out.protocol = "http:";
+  else if (out.protocol === "wss:") out.protocol = "https:";
+  return out;
+}
+
+function httpOrigin(url: URL): string {
+  return httpUrl(url).origin;
 }

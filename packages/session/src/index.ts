@@ -1,3 +1,11 @@
+export {
+  ClientWebSocketResponse,
+  type ClientWSTimeout,
+  type WSCloseOptions,
+  type WSConnectOptions,
+  type WSMessage,
+  WSMsgType,
+} from "@x/websocket";
 export type { CompressOption, FormValue, RequestData } from "./body.js";
 export { ClientRequest } from "./client-request.js";
 export {
