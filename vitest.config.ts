@@ -2,7 +2,7 @@ import { existsSync, readdirSync } from "node:fs";
 import { defineConfig } from "vitest/config";
 import { packageTestConfig } from "./tooling/vitest.shared.ts";
 
-const roots = ["packages", "tooling"].flatMap((dir) =>
+const roots = ["packages", "tooling", "examples"].flatMap((dir) =>
   readdirSync(dir, { withFileTypes: true })
     .filter(
       (d) =>

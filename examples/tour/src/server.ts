@@ -1,6 +1,7 @@
 // The tour's embedded server: plain node:http on 127.0.0.1, nothing from the internet.
 import { createServer, type IncomingMessage, type Server } from "node:http";
 import type { AddressInfo, Socket } from "node:net";
+import { WebSocketServer } from "ws";
 
 async function body(req: IncomingMessage): Promise<string> {
   const chunks: Buffer[] = [];
@@ -74,6 +75,16 @@ export async function startTourServer(): Promise<TourServer> {
         res.writeHead(404).end("not found");
     }
   });
+  // The websocket side: /chat echoes each message back in upper case, and says goodbye on "bye".
+  const wss = new WebSocketServer({ server, path: "/chat" });
+  wss.on("connection", (ws) => {
+    ws.send("welcome to the tour chat");
+    ws.on("message", (data) => {
+      const text = String(data);
+      if (text === "bye") ws.close(1000, "see you");
+      else ws.send(text.toUpperCase());
+    });
+  });
   server.on("connection", (s: Socket) => {
     connections++;
     sockets.add(s);
@@ -88,6 +99,7 @@ export async function startTourServer(): Promise<TourServer> {
     close: () =>
       new Promise<void>((resolve) => {
         for (const s of sockets) s.destroy();
+        wss.close();
         server.close(() => resolve());
       }),
   };

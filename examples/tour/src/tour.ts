@@ -4,7 +4,7 @@ import { BasicAuth } from "@x/auth";
 import { TCPConnector } from "@x/connector";
 import { CookieJar } from "@x/cookies";
 import { ClientConnectorError, ClientError, ClientResponseError } from "@x/errors";
-import { ClientSession } from "@x/session";
+import { ClientSession, WSMsgType } from "@x/session";
 import { startTourServer } from "./server.js";
 
 function section(title: string): void {
@@ -93,6 +93,19 @@ try {
   if (err instanceof ClientConnectorError)
     console.log(`ClientConnectorError: ${err.host}:${err.port} ${err.osCode}`);
   console.log("…and every one of them is a ClientError:", err instanceof ClientError);
+}
+
+section("a websocket, through the same session");
+{
+  await using ws = await session.wsConnect("chat", { heartbeat: 5_000 });
+  console.log("server:", await ws.receiveStr());
+  for (const line of ["hello", "how are you?"]) {
+    await ws.sendStr(line);
+    console.log(`sent ${JSON.stringify(line)}, got ${JSON.stringify(await ws.receiveStr())}`);
+  }
+  await ws.sendStr("bye");
+  const closing = await ws.receive();
+  if (closing.type === WSMsgType.CLOSE) console.log(`server closed with ${closing.data} (${closing.extra})`);
 }
 
 section("the pool: connections are reused");
