@@ -7,7 +7,7 @@ import {
 } from "@x/errors";
 import { Client, Dispatcher } from "undici";
 import type { Connection } from "./connection.js";
-import type { ConnectorDispatchExtension, ConnectorDispatchOptions } from "./dispatch-options.js";
+import type { ConnectorDispatchExtension, ConnectorDispatchOptions, KeyOptions } from "./dispatch-options.js";
 import { toLegacyHandler } from "./handler-adapter.js";
 import { Pool, type PoolWaiter } from "./pool.js";
 import type { PoolKey } from "./pool-key.js";
@@ -189,7 +189,8 @@ export abstract class BaseConnector extends Dispatcher implements RequestHost, A
    * Says which connections a request may share. The default keys plain and TLS origins by
    * origin alone; `TCPConnector` adds TLS settings and the server name.
    */
-  protected createKey(url: URL, _options: ConnectorDispatchOptions | undefined): PoolKey {
+  protected createKey(url: URL, options: KeyOptions | undefined): PoolKey {
+    if (options?.proxy) throw new InvalidArgumentError(`${this.constructor.name} does not support proxies`);
     const protocol = url.protocol === "https:" || url.protocol === "wss:" ? "https:" : "http:";
     const port = url.port ? Number(url.port) : (DEFAULT_PORTS[url.protocol] ?? 80);
     const hostname = url.hostname.startsWith("[") ? url.hostname.slice(1, -1) : url.hostname;
@@ -289,7 +290,8 @@ export abstract class BaseConnector extends Dispatcher implements RequestHost, A
 
   async #connectConnection(request: ConnectRequest): Promise<Connection> {
     if (this.#closing) throw new ConnectorClosedError();
-    const key = this.#keyFor(request.url, request);
+    // A raw connection through a proxy must be a tunnel, whatever the scheme.
+    const key = this.#keyFor(request.url, request, request.proxy !== undefined);
     const signal = request.signal;
     signal?.throwIfAborted();
     const trace = request.trace;
@@ -404,9 +406,15 @@ export abstract class BaseConnector extends Dispatcher implements RequestHost, A
 
   // ── internals ───────────────────────────────────────────────────────
 
-  #keyFor(origin: string | URL | undefined, options: ConnectorDispatchOptions | undefined): PoolKey {
+  #keyFor(
+    origin: string | URL | undefined,
+    options: ConnectorDispatchOptions | undefined,
+    tunnel = false,
+  ): PoolKey {
     const simple =
-      options === undefined || (options.ssl === undefined && options.serverHostname === undefined);
+      !tunnel &&
+      (options === undefined ||
+        (options.ssl === undefined && options.serverHostname === undefined && options.proxy === undefined));
     const text = typeof origin === "string" ? origin : origin?.href;
     if (simple && text !== undefined) {
       const cached = this.#keys.get(text);
@@ -428,7 +436,7 @@ export abstract class BaseConnector extends Dispatcher implements RequestHost, A
       );
     }
     if (!url.hostname) throw new InvalidUrlClientError(url.href, "the URL has no host");
-    const key = this.createKey(url, options);
+    const key = this.createKey(url, tunnel ? { ...options, tunnel: true } : options);
     if (simple && text !== undefined) {
       if (this.#keys.size >= 1024) this.#keys.clear();
       this.#keys.set(text, key);

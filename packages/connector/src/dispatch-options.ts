@@ -1,4 +1,5 @@
 import type { Connection } from "./connection.js";
+import type { ProxySettings } from "./proxy.js";
 import type { SslOption } from "./ssl.js";
 import type { ConnectorTrace } from "./trace.js";
 
@@ -28,11 +29,21 @@ export interface ConnectorDispatchOptions {
   ssl?: SslOption | undefined;
   /** TLS server name (SNI and certificate check) instead of the URL's host; part of the pool key. */
   serverHostname?: string | undefined;
+  /**
+   * Go through this proxy: plain-http requests in absolute form, https through a CONNECT tunnel.
+   * Part of the pool key.
+   */
+  proxy?: ProxySettings | undefined;
   timeout?: ConnectorTimeouts | undefined;
   /** Hooks for this request's connection and DNS events. */
   trace?: ConnectorTrace | undefined;
   /** Called when the request is written on a connection (again if it is retried on a new one). */
   onConnection?: ((info: ConnectionInfo) => void) | undefined;
+}
+
+/** @internal What `createKey` sees: the dispatch options, and whether a raw tunnel is wanted. */
+export interface KeyOptions extends ConnectorDispatchOptions {
+  tunnel?: boolean;
 }
 
 /** undici dispatch options extended with {@link ConnectorDispatchOptions}. */

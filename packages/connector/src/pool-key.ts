@@ -1,3 +1,4 @@
+import type { ProxySettings } from "./proxy.js";
 import type { ResolvedTls } from "./ssl.js";
 
 /**
@@ -18,4 +19,8 @@ export interface PoolKey {
   readonly tls: ResolvedTls | undefined;
   /** The TLS server name (SNI and certificate check) when it differs from `hostname`. */
   readonly servername: string | undefined;
+  /** The proxy the connection goes through, if any. */
+  readonly proxy?: ProxySettings | undefined;
+  /** A raw tunnel is wanted (CONNECT even for plain http), as websockets need. */
+  readonly tunnel?: boolean | undefined;
 }

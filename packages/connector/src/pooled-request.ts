@@ -7,6 +7,7 @@ import { type DispatchFailure, dispatchError } from "./error-mapping.js";
 import type { LegacyHandler } from "./handler-adapter.js";
 import type { Pool, PoolWaiter } from "./pool.js";
 import type { PoolKey } from "./pool-key.js";
+import { proxyHeaderLines } from "./proxy.js";
 import { publish } from "./trace.js";
 
 /** What a pooled request needs from its connector. */
@@ -212,6 +213,21 @@ export class PooledRequest implements PoolWaiter, LegacyHandler, DispatchFailure
 
   #clientOptions(): Options {
     const opts = this.#opts;
+    const proxy = this.key.proxy;
+    if (proxy && this.key.protocol === "http:" && !this.key.tunnel) {
+      // Through a proxy, a plain-http request goes in absolute form, with the proxy's headers.
+      const headers = flatHeaders(opts.headers);
+      for (const line of proxyHeaderLines(proxy)) {
+        const i = line.indexOf(":");
+        headers.push(line.slice(0, i), line.slice(i + 2));
+      }
+      return {
+        ...opts,
+        path: opts.path.startsWith("/") ? `${this.key.origin}${opts.path}` : opts.path,
+        headers,
+        ...(this.#host.forceClose ? { reset: true } : {}),
+      };
+    }
     const servername =
       this.key.protocol === "https:" ? (this.key.servername ?? this.key.hostname) : undefined;
     // A constant server name per connection keeps undici from reconnecting when a request
@@ -255,4 +271,23 @@ export class PooledRequest implements PoolWaiter, LegacyHandler, DispatchFailure
     const conn = this.#conn;
     if (conn) queueMicrotask(() => conn.release());
   }
+}
+
+/** undici's header forms (array, object, iterable) as one flat `[name, value, …]` array. */
+function flatHeaders(raw: Dispatcher.DispatchOptions["headers"]): string[] {
+  const out: string[] = [];
+  if (!raw) return out;
+  if (Array.isArray(raw)) {
+    for (const v of raw) out.push(String(v));
+    return out;
+  }
+  const entries =
+    Symbol.iterator in (raw as object)
+      ? Array.from(raw as Iterable<[string, unknown]>)
+      : Object.entries(raw as object);
+  for (const [name, value] of entries) {
+    if (Array.isArray(value)) for (const v of value) out.push(name, String(v));
+    else if (value !== undefined) out.push(name, String(value));
+  }
+  return out;
 }

@@ -1,11 +1,17 @@
 import { isIP, type Socket } from "node:net";
 import type { SecureContext } from "node:tls";
-import { ClientConnectorDNSError, InvalidArgumentError } from "@x/errors";
+import {
+  ClientConnectorDNSError,
+  ClientConnectorError,
+  ClientProxyConnectionError,
+  InvalidArgumentError,
+} from "@x/errors";
 import { BaseConnector, type BaseConnectorOptions, type ConnectAttempt } from "./base-connector.js";
-import type { ConnectorDispatchOptions } from "./dispatch-options.js";
+import type { KeyOptions } from "./dispatch-options.js";
 import { DnsCache } from "./dns-cache.js";
 import type { Fingerprint } from "./fingerprint.js";
 import type { PoolKey } from "./pool-key.js";
+import { checkProxy, openTunnel, type ProxySettings, proxyId } from "./proxy.js";
 import { type AbstractResolver, type AddressFamily, DefaultResolver, type ResolvedHost } from "./resolver.js";
 import { openTcp, secureSocket } from "./socket-open.js";
 import { mergeSslParams, resolveTls, type SslOption, type TlsOptions } from "./ssl.js";
@@ -149,16 +155,20 @@ export class TCPConnector extends BaseConnector {
     this.#dns.clear(host, port);
   }
 
-  protected override createKey(url: URL, options: ConnectorDispatchOptions | undefined): PoolKey {
-    const base = super.createKey(url, options);
+  protected override createKey(url: URL, options: KeyOptions | undefined): PoolKey {
+    const base = super.createKey(url, options?.proxy ? { ...options, proxy: undefined } : options);
     const requested = options?.ssl;
+    const proxy = options?.proxy;
+    if (proxy) checkProxy(proxy);
+    const via = proxy ? `|via:${proxyId(proxy)}${options?.tunnel ? "|tunnel" : ""}` : "";
+    const withProxy = { proxy, tunnel: proxy !== undefined && options?.tunnel === true };
     if (base.protocol === "http:") {
       if (requested !== undefined && typeof requested !== "boolean") {
         throw new InvalidArgumentError(
           `TLS options or a fingerprint were given for ${url.protocol}//${url.host}, which is not a TLS URL`,
         );
       }
-      return base;
+      return proxy ? { ...base, ...withProxy, id: `${base.id}${via}` } : base;
     }
     const tls = resolveTls(requested ?? this.#ssl);
     const servername = options?.serverHostname;
@@ -168,26 +178,110 @@ export class TCPConnector extends BaseConnector {
     ) {
       throw new InvalidArgumentError(`serverHostname must be a host name, got ${JSON.stringify(servername)}`);
     }
-    return { ...base, id: `${base.origin}|${tls.id}|${servername ?? ""}`, tls, servername };
+    return {
+      ...base,
+      ...withProxy,
+      id: `${base.origin}|${tls.id}|${servername ?? ""}${via}`,
+      tls,
+      servername,
+    };
   }
 
   protected override async openSocket(key: PoolKey, attempt: ConnectAttempt): Promise<Socket> {
-    const { signal, timeout, trace } = attempt;
-    const ssl = key.tls ? this.#sslSetting(key) : false;
-    let addresses: readonly ResolvedHost[];
-    const literal = isIP(key.hostname);
-    if (literal !== 0) {
-      addresses = [
-        { hostname: key.hostname, host: key.hostname, port: key.port, family: literal === 6 ? 6 : 4 },
-      ];
-    } else {
+    const proxy = key.proxy;
+    if (!proxy) return this.#direct(key, attempt);
+    const { signal, timeout } = attempt;
+    const proxyHost = proxy.url.hostname.replace(/^\[|\]$/g, "");
+    const proxyTls = proxy.url.protocol === "https:";
+    const proxyPort = Number(proxy.url.port) || (proxyTls ? 443 : 80);
+    let socket: Socket;
+    try {
+      socket = await this.#tcp(proxyHost, proxyPort, proxyTls, attempt);
+      if (proxyTls) {
+        socket = await secureSocket(
+          socket,
+          {
+            host: proxyHost,
+            port: proxyPort,
+            ssl: true,
+            servername: isIP(proxyHost) === 0 ? proxyHost : undefined,
+            sessionKey: `proxy|${proxy.url.origin}`,
+          },
+          resolveTls(true),
+          signal,
+          timeout,
+          ["http/1.1"],
+        );
+      }
+    } catch (err) {
+      if (signal.aborted) throw signal.reason;
+      const osError = err instanceof ClientConnectorError ? err.osError : err;
+      throw new ClientProxyConnectionError({ host: proxyHost, port: proxyPort, ssl: proxyTls, osError });
+    }
+    if (key.tls || key.tunnel)
+      socket = await openTunnel(socket, { host: key.hostname, port: key.port }, proxy, signal, timeout);
+    if (!key.tls) return socket;
+    const ssl = this.#sslSetting(key);
+    const servername = key.servername ?? (isIP(key.hostname) === 0 ? key.hostname : undefined);
+    return secureSocket(
+      socket,
+      { host: key.hostname, port: key.port, ssl, servername, sessionKey: key.id },
+      key.tls,
+      signal,
+      timeout,
+      ["http/1.1"],
+    );
+  }
+
+  /** Resolves `host` and opens a TCP connection to the first address that accepts. */
+  async #tcp(host: string, port: number, ssl: boolean | object, attempt: ConnectAttempt): Promise<Socket> {
+    const { signal, timeout } = attempt;
+    const addresses = await this.#addresses(host, port, ssl, attempt);
+    let lastError: unknown;
+    for (const address of addresses) {
+      signal.throwIfAborted();
       try {
-        addresses = await raceAbort(this.#dns.resolve(key.hostname, key.port, trace), signal);
+        return await openTcp(
+          {
+            host,
+            port,
+            ssl,
+            address: address.host,
+            family: address.family,
+            localAddress: this.#local?.host,
+            localPort: this.#local?.port,
+          },
+          signal,
+          timeout,
+        );
       } catch (err) {
         if (signal.aborted) throw signal.reason;
-        throw new ClientConnectorDNSError({ host: key.hostname, port: key.port, ssl, osError: err });
+        lastError = err;
       }
     }
+    throw lastError;
+  }
+
+  async #addresses(
+    host: string,
+    port: number,
+    ssl: boolean | object,
+    attempt: ConnectAttempt,
+  ): Promise<readonly ResolvedHost[]> {
+    const literal = isIP(host);
+    if (literal !== 0) return [{ hostname: host, host, port, family: literal === 6 ? 6 : 4 }];
+    try {
+      return await raceAbort(this.#dns.resolve(host, port, attempt.trace), attempt.signal);
+    } catch (err) {
+      if (attempt.signal.aborted) throw attempt.signal.reason;
+      throw new ClientConnectorDNSError({ host, port, ssl, osError: err });
+    }
+  }
+
+  async #direct(key: PoolKey, attempt: ConnectAttempt): Promise<Socket> {
+    const { signal, timeout } = attempt;
+    const ssl = key.tls ? this.#sslSetting(key) : false;
+    const addresses = await this.#addresses(key.hostname, key.port, ssl, attempt);
     let lastError: unknown;
     for (const address of addresses) {
       signal.throwIfAborted();

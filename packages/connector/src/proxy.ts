@@ -1,0 +1,159 @@
+import { createHash } from "node:crypto";
+import type { Socket } from "node:net";
+import {
+  ClientConnectionError,
+  ClientHttpProxyError,
+  ConnectionTimeoutError,
+  InvalidArgumentError,
+  type RequestInfo,
+} from "@x/errors";
+
+/**
+ * A proxy to go through: its URL (`http:` or `https:`), the `Proxy-Authorization` value, and
+ * headers for the proxy alone. Part of the pool key: connections are never shared across proxies
+ * or proxy credentials.
+ */
+export interface ProxySettings {
+  readonly url: URL;
+  /** The `Proxy-Authorization` header value, e.g. `new BasicAuth(u, p).encode()`. */
+  readonly authorization?: string | undefined;
+  /** Headers sent to the proxy only (in CONNECT, or with absolute-form requests). */
+  readonly headers?: ReadonlyArray<readonly [string, string]> | undefined;
+}
+
+/** Checks a proxy's settings, refusing anything that could inject headers. */
+export function checkProxy(proxy: ProxySettings): void {
+  if (!(proxy.url instanceof URL)) throw new InvalidArgumentError("proxy.url must be a URL");
+  if (proxy.url.protocol !== "http:" && proxy.url.protocol !== "https:") {
+    throw new InvalidArgumentError(
+      `unsupported proxy scheme ${proxy.url.protocol} (expected http: or https:)`,
+    );
+  }
+  if (proxy.authorization !== undefined && /[\r\n\0]/.test(proxy.authorization)) {
+    throw new InvalidArgumentError("proxy authorization must not contain CR, LF or NUL");
+  }
+  for (const [name, value] of proxy.headers ?? []) {
+    if (!/^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/.test(name))
+      throw new InvalidArgumentError(`invalid proxy header name ${JSON.stringify(name)}`);
+    if (/[\r\n\0]/.test(value))
+      throw new InvalidArgumentError(`proxy header ${name} must not contain CR, LF or NUL`);
+  }
+}
+
+/** The proxy's part of a pool key: its origin and a digest of its credentials and headers. */
+export function proxyId(proxy: ProxySettings): string {
+  const secret = createHash("sha256")
+    .update(proxy.authorization ?? "")
+    .update("\0")
+    .update(JSON.stringify(proxy.headers ?? []))
+    .digest("base64url")
+    .slice(0, 16);
+  return `${proxy.url.origin}#${secret}`;
+}
+
+/** Headers that go to the proxy: its own, then Proxy-Authorization. */
+export function proxyHeaderLines(proxy: ProxySettings): string[] {
+  const lines: string[] = [];
+  for (const [name, value] of proxy.headers ?? []) {
+    if (name.toLowerCase() !== "proxy-authorization" || proxy.authorization === undefined)
+      lines.push(`${name}: ${value}`);
+  }
+  if (proxy.authorization !== undefined) lines.push(`Proxy-Authorization: ${proxy.authorization}`);
+  return lines;
+}
+
+const MAX_HEAD = 64 * 1024;
+
+/**
+ * Asks the proxy on `socket` for a tunnel to `host:port` (HTTP CONNECT) and resolves with the same
+ * socket once the proxy answers 2xx.
+ * @throws {ClientHttpProxyError} when the proxy answers anything else (its status kept).
+ */
+export function openTunnel(
+  socket: Socket,
+  target: { host: string; port: number },
+  proxy: ProxySettings,
+  signal: AbortSignal,
+  timeout: number | null,
+): Promise<Socket> {
+  const authority = `${target.host.includes(":") ? `[${target.host}]` : target.host}:${target.port}`;
+  const lines = [`CONNECT ${authority} HTTP/1.1`, `Host: ${authority}`, ...proxyHeaderLines(proxy)];
+  return new Promise<Socket>((resolve, reject) => {
+    let buffered = Buffer.alloc(0);
+    let timer: NodeJS.Timeout | undefined;
+    const done = (err?: Error) => {
+      if (timer) clearTimeout(timer);
+      socket.off("data", onData);
+      socket.off("error", onError);
+      socket.off("close", onClose);
+      signal.removeEventListener("abort", onAbort);
+      if (err) {
+        socket.destroy();
+        reject(err);
+      } else resolve(socket);
+    };
+    const onAbort = () => done(signal.reason as Error);
+    const onError = (err: Error) =>
+      done(new ClientConnectionError(`proxy connection failed: ${err.message}`, { cause: err }));
+    const onClose = () => done(new ClientConnectionError("the proxy closed the connection during CONNECT"));
+    const onData = (chunk: Buffer) => {
+      buffered = Buffer.concat([buffered, chunk]);
+      const end = buffered.indexOf("\r\n\r\n");
+      if (end < 0) {
+        if (buffered.length > MAX_HEAD)
+          done(new ClientConnectionError("the proxy's CONNECT response head is too large"));
+        return;
+      }
+      const head = buffered.subarray(0, end).toString("latin1");
+      const rest = buffered.subarray(end + 4);
+      const [statusLine = "", ...headerLines] = head.split("\r\n");
+      const m = /^HTTP\/1\.[01] (\d{3})(?: (.*))?$/.exec(statusLine);
+      if (!m) {
+        done(
+          new ClientConnectionError(
+            `the proxy sent an invalid CONNECT response: ${JSON.stringify(statusLine.slice(0, 80))}`,
+          ),
+        );
+        return;
+      }
+      const status = Number(m[1]);
+      if (status < 200 || status > 299) {
+        const headers = new Headers();
+        for (const line of headerLines) {
+          const i = line.indexOf(":");
+          if (i > 0) {
+            try {
+              headers.append(line.slice(0, i).trim(), line.slice(i + 1).trim());
+            } catch {
+              // A header the Headers class refuses is dropped from the report, nothing else.
+            }
+          }
+        }
+        const sent = new Headers([["Host", authority]]);
+        if (proxy.authorization !== undefined) sent.set("Proxy-Authorization", "<redacted>");
+        const url = new URL(`${proxy.url.protocol}//${authority}`);
+        const requestInfo: RequestInfo = { url, method: "CONNECT", headers: sent, realUrl: url };
+        done(new ClientHttpProxyError(requestInfo, [], { status, message: m[2] ?? "", headers }));
+        return;
+      }
+      if (rest.length > 0) socket.unshift(rest);
+      done();
+    };
+    socket.on("data", onData);
+    socket.once("error", onError);
+    socket.once("close", onClose);
+    signal.addEventListener("abort", onAbort, { once: true });
+    if (timeout !== null && timeout > 0) {
+      timer = setTimeout(
+        () =>
+          done(
+            new ConnectionTimeoutError(`CONNECT through the proxy timed out after ${timeout} ms`, {
+              host: proxy.url.hostname,
+            }),
+          ),
+        timeout,
+      );
+    }
+    socket.write(`${lines.join("\r\n")}\r\n\r\n`);
+  });
+}
