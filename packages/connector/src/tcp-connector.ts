@@ -11,7 +11,7 @@ import type { KeyOptions } from "./dispatch-options.js";
 import { DnsCache } from "./dns-cache.js";
 import type { Fingerprint } from "./fingerprint.js";
 import type { PoolKey } from "./pool-key.js";
-import { checkProxy, openTunnel, type ProxySettings, proxyId } from "./proxy.js";
+import { checkProxy, openTunnel, proxyId } from "./proxy.js";
 import { type AbstractResolver, type AddressFamily, DefaultResolver, type ResolvedHost } from "./resolver.js";
 import { openTcp, secureSocket } from "./socket-open.js";
 import { mergeSslParams, resolveTls, type SslOption, type TlsOptions } from "./ssl.js";

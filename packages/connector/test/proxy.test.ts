@@ -52,7 +52,7 @@ describe("through a proxy", () => {
     expect(proxy.requests[0]?.headers["x-proxy-only"]).toBe("1");
     expect(proxy.requests[0]?.headers.host).toBe(`127.0.0.1:${target.port}`);
     expect(seen[0]?.url).toBe("/a?b=1");
-    expect((seen[0]?.headers as Record<string, unknown>)["proxy-authorization"]).toBeUndefined();
+    expect((seen[0]!.headers as Record<string, unknown>)["proxy-authorization"]).toBeUndefined();
     expect(proxy.stats.accepted).toBe(1);
   });
 
