@@ -15,7 +15,7 @@ export type {
 export { type DispatchFailure, dispatchError } from "./error-mapping.js";
 export { Fingerprint } from "./fingerprint.js";
 export type { PoolKey } from "./pool-key.js";
-export { type ProxySettings, proxyId } from "./proxy.js";
+export { type ProxySettings, proxyId, proxySettings } from "./proxy.js";
 export {
   type AbstractResolver,
   type AddressFamily,

@@ -157,3 +157,37 @@ export function openTunnel(
     socket.write(`${lines.join("\r\n")}\r\n\r\n`);
   });
 }
+
+/**
+ * Makes {@link ProxySettings} from a proxy URL as users write it: credentials in the URL become
+ * a Basic `Proxy-Authorization` and leave the URL; a URL without a scheme is `http://`.
+ * @throws {InvalidArgumentError} for an unusable URL, or credentials given twice.
+ */
+export function proxySettings(
+  proxy: string | URL,
+  authorization?: string | undefined,
+  headers?: ReadonlyArray<readonly [string, string]> | undefined,
+): ProxySettings {
+  const text = String(proxy);
+  if (/[\r\n\0]/.test(text)) throw new InvalidArgumentError("the proxy URL must not contain CR, LF or NUL");
+  let url: URL;
+  try {
+    url = new URL(/^[a-z][a-z0-9+.-]*:\/\//i.test(text) ? text : `http://${text}`);
+  } catch (err) {
+    throw new InvalidArgumentError(`invalid proxy URL ${JSON.stringify(text)}`, { cause: err });
+  }
+  let auth = authorization;
+  if (url.username || url.password) {
+    if (auth !== undefined)
+      throw new InvalidArgumentError("proxy credentials given both in the proxy URL and as proxyAuth");
+    const user = decodeURIComponent(url.username);
+    const pass = decodeURIComponent(url.password);
+    auth = `Basic ${Buffer.from(`${user}:${pass}`, "latin1").toString("base64")}`;
+    url = new URL(url.href);
+    url.username = "";
+    url.password = "";
+  }
+  const settings: ProxySettings = { url, authorization: auth, headers };
+  checkProxy(settings);
+  return settings;
+}

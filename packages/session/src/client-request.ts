@@ -1,4 +1,4 @@
-import type { SslOption } from "@x/connector";
+import type { ProxySettings, SslOption } from "@x/connector";
 import type { RequestBody } from "./body.js";
 import type { ResolvedTimeout } from "./client-timeout.js";
 import type { HeaderList } from "./headers.js";
@@ -24,6 +24,8 @@ export class ClientRequest {
   ssl: SslOption | undefined;
   /** TLS server name override. */
   serverHostname: string | undefined;
+  /** The proxy this request goes through, if any (chosen again for each hop). */
+  proxy: ProxySettings | undefined;
   /** Decode compressed responses. */
   autoDecompress: boolean;
   /** Read bodies delimited only by the connection closing. */
@@ -46,6 +48,7 @@ export class ClientRequest {
     timeout: ResolvedTimeout;
     ssl: SslOption | undefined;
     serverHostname: string | undefined;
+    proxy?: ProxySettings | undefined;
     autoDecompress: boolean;
     readUntilEof: boolean;
     closeConnection: boolean;
@@ -59,6 +62,7 @@ export class ClientRequest {
     this.timeout = init.timeout;
     this.ssl = init.ssl;
     this.serverHostname = init.serverHostname;
+    this.proxy = init.proxy;
     this.autoDecompress = init.autoDecompress;
     this.readUntilEof = init.readUntilEof;
     this.closeConnection = init.closeConnection;

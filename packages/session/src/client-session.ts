@@ -10,6 +10,7 @@ import type { ResolvedTimeout } from "./client-timeout.js";
 import { sendWithExpectContinue } from "./expect-continue.js";
 import { netrcFor } from "./netrc.js";
 import type { ClientSessionOptions, RequestOptions } from "./options.js";
+import { proxyFromEnv } from "./proxy-env.js";
 import { type CallHost, type HopResult, RequestCall } from "./request-call.js";
 import { ResponseHandler } from "./response-handler.js";
 import { resolveConfig, type SessionConfig } from "./session-config.js";
@@ -171,8 +172,17 @@ export class ClientSession implements CallHost, AsyncDisposable {
       target.username || target.password || headers.has("authorization")
         ? options.auth
         : (options.auth ?? sessionAuth ?? (netrc ? new BasicAuth(netrc.login, netrc.password) : undefined));
+    const proxy =
+      options.proxy !== undefined
+        ? options.proxy
+        : (cfg.proxy ?? (cfg.trustEnv ? proxyFromEnv(target) : undefined));
     const ws = await wsConnect(target, {
       ...options,
+      proxy,
+      ...((options.proxyAuth ?? cfg.proxyAuth) ? { proxyAuth: options.proxyAuth ?? cfg.proxyAuth } : {}),
+      ...((options.proxyHeaders ?? cfg.proxyHeaders)
+        ? { proxyHeaders: options.proxyHeaders ?? cfg.proxyHeaders }
+        : {}),
       headers: [...headers],
       ...(auth ? { auth } : {}),
       ...(this.#dispatcher instanceof BaseConnector ? { connector: this.#dispatcher } : {}),
@@ -232,6 +242,14 @@ export class ClientSession implements CallHost, AsyncDisposable {
         reject,
       );
       call.setCurrent(handler);
+      if (request.proxy && !(this.#dispatcher instanceof BaseConnector)) {
+        reject(
+          new InvalidArgumentError(
+            "proxy needs an @x/connector connector; with undici, use its ProxyAgent as the connector",
+          ),
+        );
+        return;
+      }
       if (call.expect100) {
         if (!(this.#dispatcher instanceof BaseConnector)) {
           reject(
@@ -268,6 +286,7 @@ export class ClientSession implements CallHost, AsyncDisposable {
             connectorOptions: {
               ssl: request.ssl,
               serverHostname: request.serverHostname,
+              proxy: request.proxy,
               timeout: call.connectorTimeout,
               onConnection: handler.onConnection,
             },

@@ -22,6 +22,7 @@ export async function sendWithExpectContinue(
     url: request.url,
     ssl: request.ssl,
     serverHostname: request.serverHostname,
+    proxy: request.proxy,
     timeout: { connect: t.connect, sockConnect: t.sockConnect },
   });
   const socket = conn.transport;

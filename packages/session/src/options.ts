@@ -60,6 +60,12 @@ export interface ClientSessionOptions {
   maxDecompressedSize?: number;
   /** Most content codings one response may stack. Default 5. */
   maxContentCodings?: number;
+  /** Proxy for every request (`http://` or `https://`; credentials in it become proxy auth). */
+  proxy?: string | URL;
+  /** Credentials for the proxy (`BasicAuth`, or any `{ encode() }`). Never sent to the target. */
+  proxyAuth?: Auth;
+  /** Headers for the proxy only: in CONNECT requests, and with plain-http requests in absolute form. */
+  proxyHeaders?: HeadersInput;
 }
 
 /** Options of `session.request()` and the verb methods. */
@@ -109,4 +115,10 @@ export interface RequestOptions {
   signal?: AbortSignal;
   /** Overrides the session's `autoDecompress`. */
   autoDecompress?: boolean;
+  /** Proxy for this request; `null` goes direct even when the session or environment names one. */
+  proxy?: string | URL | null;
+  /** Credentials for this request's proxy. */
+  proxyAuth?: Auth;
+  /** Headers for this request's proxy only. */
+  proxyHeaders?: HeadersInput;
 }

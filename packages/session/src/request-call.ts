@@ -1,5 +1,5 @@
 import { type Auth, BasicAuth } from "@x/auth";
-import { mergeSslParams, type SslOption } from "@x/connector";
+import { mergeSslParams, type ProxySettings, proxySettings, type SslOption } from "@x/connector";
 import { type AbstractCookieJar, CookieJar, type CookieRecord, cookieHeader } from "@x/cookies";
 import {
   ClientConnectorError,
@@ -16,6 +16,7 @@ import { type ResolvedTimeout, resolveTimeout } from "./client-timeout.js";
 import { HeaderList } from "./headers.js";
 import { netrcFor } from "./netrc.js";
 import type { RequestOptions } from "./options.js";
+import { proxyFromEnv } from "./proxy-env.js";
 import { REDIRECT_STATUSES, rawTargetOf, redirectMethod, redirectTarget } from "./redirects.js";
 import type { ResponseHandler } from "./response-handler.js";
 import type { SessionConfig } from "./session-config.js";
@@ -189,6 +190,7 @@ export class RequestCall {
           timeout: this.timeout,
           ssl: this.#ssl,
           serverHostname: o.serverHostname,
+          proxy: this.#proxyFor(url),
           autoDecompress: o.autoDecompress ?? cfg.autoDecompress,
           readUntilEof: o.readUntilEof ?? true,
           closeConnection: cfg.http10,
@@ -351,6 +353,19 @@ export class RequestCall {
     for (const [name, value] of response.rawHeaders)
       if (name.length === 10 && name.toLowerCase() === "set-cookie") values.push(value);
     if (values.length > 0) this.#host.config.cookieJar.updateCookies(values, response.url);
+  }
+
+  /** The proxy for one hop: the request's, else the session's, else (trustEnv) the environment's. */
+  #proxyFor(url: URL): ProxySettings | undefined {
+    const o = this.#options;
+    const cfg = this.#host.config;
+    let proxy: string | URL | null | undefined = o.proxy !== undefined ? o.proxy : cfg.proxy;
+    if (proxy === null) return undefined;
+    if (proxy === undefined && cfg.trustEnv) proxy = proxyFromEnv(url);
+    if (proxy === undefined) return undefined;
+    const auth = (o.proxyAuth ?? cfg.proxyAuth)?.encode({ method: "CONNECT", url, body: null });
+    const headers = o.proxyHeaders ? [...HeaderList.from(o.proxyHeaders)] : cfg.proxyHeaders;
+    return proxySettings(proxy, auth || undefined, headers);
   }
 
   #netrc(url: URL): Auth | undefined {

@@ -1,5 +1,6 @@
 import { createRequire } from "node:module";
 import type { Auth } from "@x/auth";
+import { proxySettings } from "@x/connector";
 import { type AbstractCookieJar, CookieJar } from "@x/cookies";
 import { InvalidArgumentError } from "@x/errors";
 import type { CharsetResolver } from "./client-response.js";
@@ -37,6 +38,9 @@ export interface SessionConfig {
   readonly acceptEncoding: string;
   /** Accept, Accept-Encoding and User-Agent as the session sends them, minus skipped ones. */
   readonly autoHeaders: HeaderList;
+  readonly proxy: string | URL | undefined;
+  readonly proxyAuth: Auth | undefined;
+  readonly proxyHeaders: ReadonlyArray<readonly [string, string]> | undefined;
 }
 
 function positive(name: string, value: number | undefined, fallback: number): number {
@@ -67,6 +71,10 @@ export function resolveConfig(options: ClientSessionOptions): SessionConfig {
   if (options.connTimeout !== undefined) timeout = resolveTimeout(timeout, { connect: options.connTimeout });
   if (options.auth !== undefined && !isAuth(options.auth))
     throw new InvalidArgumentError("auth must have an encode() method");
+  if (options.proxyAuth !== undefined && !isAuth(options.proxyAuth)) {
+    throw new InvalidArgumentError("proxyAuth must have an encode() method");
+  }
+  if (options.proxy !== undefined) proxySettings(options.proxy);
   const jar = options.cookieJar ?? new CookieJar();
   for (const m of ["updateCookies", "filterCookies", "clear", "clearDomain"] as const) {
     if (typeof (jar as unknown as Record<string, unknown>)[m] !== "function") {
@@ -122,5 +130,8 @@ export function resolveConfig(options: ClientSessionOptions): SessionConfig {
     },
     userAgent: USER_AGENT,
     acceptEncoding: ACCEPT_ENCODING,
+    proxy: options.proxy,
+    proxyAuth: options.proxyAuth,
+    proxyHeaders: options.proxyHeaders ? [...HeaderList.from(options.proxyHeaders)] : undefined,
   };
 }

@@ -7,6 +7,7 @@ import {
   type Connection,
   type Fingerprint,
   mergeSslParams,
+  proxySettings,
   type SslOption,
   TCPConnector,
   type TlsOptions,
@@ -78,6 +79,12 @@ export interface WSConnectOptions {
   connectTimeout?: { connect?: number | null; sockConnect?: number | null };
   /** Cancels the handshake. */
   signal?: AbortSignal;
+  /** A proxy to tunnel through (CONNECT), `http://` or `https://`; credentials in it become proxy auth. */
+  proxy?: string | URL | null;
+  /** Credentials for the proxy. Never sent to the websocket server. */
+  proxyAuth?: Auth;
+  /** Headers for the proxy's CONNECT only. */
+  proxyHeaders?: WSHeadersInput;
 }
 
 const DEFAULT_MAX_MSG = 4 * 1024 * 1024;
@@ -203,6 +210,14 @@ export async function wsConnect(
     headers.Authorization = authValue;
   }
   const ssl = mergeSslParams(options);
+  const proxy =
+    options.proxy === undefined || options.proxy === null
+      ? undefined
+      : proxySettings(
+          options.proxy,
+          options.proxyAuth?.encode({ method: "CONNECT", url: httpUrl, body: null }) || undefined,
+          options.proxyHeaders ? headerPairs(options.proxyHeaders) : undefined,
+        );
 
   const connector = options.connector ?? new TCPConnector({ limit: 0 });
   const ownConnector = options.connector === undefined;
@@ -212,6 +227,7 @@ export async function wsConnect(
       url: httpUrl,
       ssl,
       serverHostname: options.serverHostname,
+      proxy,
       timeout: options.connectTimeout,
       signal: options.signal,
     });
