@@ -34,6 +34,11 @@ export interface BaseConnectorOptions {
   connectTimeout?: number | null;
   /** Largest response head (status line and headers) accepted, bytes. Default: Node's `http.maxHeaderSize` (16 KiB). */
   maxHeaderSize?: number;
+  /**
+   * Offer HTTP/2 to https origins (ALPN `h2`, falling back to HTTP/1.1). An HTTP/2 connection
+   * carries up to 100 requests at once and counts once against `limit`. Default `false`.
+   */
+  allowH2?: boolean;
 }
 
 /** What one connection attempt may use. */
@@ -65,6 +70,8 @@ export interface ConnectorStats {
 }
 
 const DEFAULT_PORTS: Record<string, number> = { "http:": 80, "https:": 443, "ws:": 80, "wss:": 443 };
+/** Concurrent requests on one HTTP/2 connection (Node's http2 servers allow 100 by default). */
+const MAX_STREAMS = 100;
 
 function checkCount(name: string, value: number | undefined, fallback: number): number {
   if (value === undefined) return fallback;
@@ -109,6 +116,10 @@ export abstract class BaseConnector extends Dispatcher implements RequestHost, A
   readonly #cleanupClosed: boolean;
   readonly #connectTimeout: number | null;
   readonly #maxHeaderSize: number | undefined;
+  readonly #allowH2: boolean;
+  readonly #shared = new Map<string, Set<Connection>>();
+  /** Requests waiting for a connection being opened that may speak HTTP/2, per key. */
+  readonly #opening = new Map<string, PooledRequest[]>();
   readonly #keys = new Map<string, PoolKey>();
   readonly #handedToClient = new WeakSet<Socket>();
   #closing: Promise<void> | undefined;
@@ -136,6 +147,8 @@ export abstract class BaseConnector extends Dispatcher implements RequestHost, A
       throw new InvalidArgumentError("maxHeaderSize must be a positive integer");
     }
     this.#maxHeaderSize = options.maxHeaderSize;
+    this.#allowH2 = options.allowH2 ?? false;
+    if (typeof this.#allowH2 !== "boolean") throw new InvalidArgumentError("allowH2 must be a boolean");
     this.pool = new Pool(
       { limit: this.#limit, limitPerHost: this.#limitPerHost, keepaliveTimeout: this.#keepaliveTimeout },
       { destroy: (conn) => this.#destroyConnection(conn), idle: (conn) => this.#onIdle(conn) },
@@ -165,6 +178,11 @@ export abstract class BaseConnector extends Dispatcher implements RequestHost, A
   /** The cap on connections in use per endpoint; 0 = unlimited. */
   get limitPerHost(): number {
     return this.#limitPerHost;
+  }
+
+  /** True when HTTP/2 is offered to https origins. */
+  get allowH2(): boolean {
+    return this.#allowH2;
   }
 
   /** How long idle connections are kept, ms (0 when keep-alive is off). */
@@ -381,16 +399,79 @@ export abstract class BaseConnector extends Dispatcher implements RequestHost, A
     const existing = conn.client;
     if (existing && !existing.destroyed) return existing;
     const keepAlive = this.#keepaliveTimeout > 0 ? this.#keepaliveTimeout : 1;
+    const h2 = this.#allowH2 && conn.key.protocol === "https:";
     const client = new Client(conn.key.origin, {
       connect: (_opts, callback) =>
         this.#clientConnect(conn, callback as (err: Error | null, socket: Socket | null) => void),
-      pipelining: 1,
+      // One request at a time over HTTP/1.1 (the pool decides); HTTP/2 streams share the socket.
+      pipelining: h2 ? MAX_STREAMS : 1,
+      ...(h2 ? { allowH2: true, maxConcurrentStreams: MAX_STREAMS } : {}),
       keepAliveTimeout: keepAlive,
       keepAliveMaxTimeout: keepAlive,
       ...(this.#maxHeaderSize !== undefined ? { maxHeaderSize: this.#maxHeaderSize } : {}),
     });
     conn.setClient(client);
     return client;
+  }
+
+  /** @internal */
+  sharedFor(key: PoolKey): Connection | undefined {
+    const set = this.#shared.get(key.id);
+    if (!set) return undefined;
+    for (const conn of set) {
+      if (conn.state === "closed" || conn.state === "detached" || !conn.alive) {
+        set.delete(conn);
+        continue;
+      }
+      if (conn.state === "acquired" && conn.streams < MAX_STREAMS) return conn;
+    }
+    if (set.size === 0) this.#shared.delete(key.id);
+    return undefined;
+  }
+
+  /** @internal */
+  joinOpening(request: PooledRequest): boolean {
+    const waiting = this.#opening.get(request.key.id);
+    if (!waiting) return false;
+    waiting.push(request);
+    return true;
+  }
+
+  /** The connection being opened for `conn.key` is open (or failed): serve those who waited on it. */
+  #settleOpening(conn: Connection): void {
+    const waiting = this.#opening.get(conn.key.id);
+    if (!waiting) return;
+    this.#opening.delete(conn.key.id);
+    for (const request of waiting) {
+      if (request.settled) continue;
+      if (conn.h2 && conn.state === "acquired" && conn.alive && conn.streams < MAX_STREAMS) {
+        conn.streams++;
+        request.grant(conn, true, true);
+      } else {
+        this.pool.acquire(request);
+      }
+    }
+  }
+
+  /** @internal */
+  leave(conn: Connection): void {
+    conn.streams = Math.max(0, conn.streams - 1);
+    if (conn.streams === 0) conn.release();
+    else if (conn.h2) this.#attachWaiters(conn);
+  }
+
+  /** Moves requests waiting for `conn`'s key onto it, as HTTP/2 streams. */
+  #attachWaiters(conn: Connection): void {
+    if (conn.state !== "acquired") return;
+    const waiters = this.pool.takeWaiters(
+      conn.key.id,
+      MAX_STREAMS - conn.streams,
+      (w) => w instanceof PooledRequest,
+    );
+    for (const waiter of waiters) {
+      conn.streams++;
+      (waiter as PooledRequest).grant(conn, true, true);
+    }
   }
 
   /** @internal */
@@ -460,9 +541,19 @@ export abstract class BaseConnector extends Dispatcher implements RequestHost, A
     );
   }
 
+  /** ALPN protocols to offer for `key`: h2 first when HTTP/2 is allowed. */
+  protected alpnFor(key: PoolKey): string[] {
+    return this.#allowH2 && key.protocol === "https:" && !key.tunnel ? ["h2", "http/1.1"] : ["http/1.1"];
+  }
+
   /** Opens a new socket for `conn`, with the trace events and timeouts of its current request. */
   async #open(conn: Connection): Promise<Socket> {
     const context = conn.openContext;
+    // While a connection that may turn out HTTP/2 is opened, other requests for its key wait
+    // for it instead of opening connections of their own.
+    const coalesce =
+      this.#allowH2 && this.alpnFor(conn.key).includes("h2") && !this.#opening.has(conn.key.id);
+    if (coalesce) this.#opening.set(conn.key.id, []);
     const trace = context?.trace;
     const controller = new AbortController();
     conn.connecting = controller;
@@ -478,12 +569,20 @@ export abstract class BaseConnector extends Dispatcher implements RequestHost, A
       }
       socket.on("error", noop);
       conn.setSocket(socket);
+      if (conn.h2) {
+        let set = this.#shared.get(conn.key.id);
+        if (!set) this.#shared.set(conn.key.id, (set = new Set()));
+        set.add(conn);
+        queueMicrotask(() => this.#attachWaiters(conn));
+      }
+      if (coalesce) queueMicrotask(() => this.#settleOpening(conn));
       socket.once("close", () => this.#socketClosed(conn, socket));
       trace?.onConnectionCreateEnd?.();
       publish("connectionCreateEnd", () => ({ connector: this, origin: conn.key.origin, connection: conn }));
       if (this.listenerCount("connect") > 0) this.emit("connect", new URL(conn.key.origin), [this]);
       return socket;
     } catch (err) {
+      if (coalesce) queueMicrotask(() => this.#settleOpening(conn));
       const reported = controller.signal.aborted ? (controller.signal.reason as Error) : err;
       if (this.listenerCount("connectionError") > 0) {
         this.emit("connectionError", new URL(conn.key.origin), [this], reported as never);

@@ -43,6 +43,10 @@ export class Connection {
   connecting: AbortController | undefined;
   /** @internal Trace and timeout of the request that will open this connection's next socket. */
   openContext: OpenContext | undefined;
+  /** @internal Requests running on this connection: 1 for HTTP/1.1, up to the stream limit for HTTP/2. */
+  streams = 0;
+  /** @internal The socket speaks HTTP/2, so requests may share it. */
+  h2 = false;
 
   /** @internal */
   constructor(owner: ConnectionOwner, key: PoolKey) {
@@ -120,6 +124,7 @@ export class Connection {
   setSocket(socket: Socket): void {
     this.#socket = socket;
     this.#socketUses = 0;
+    this.h2 = (socket as { alpnProtocol?: string | false }).alpnProtocol === "h2";
   }
 
   /** @internal Counts a request on `socket`; true when the socket had carried one before. */

@@ -11,6 +11,7 @@ export interface LegacyHandler {
   onError?(err: Error): void;
   onUpgrade?(statusCode: number, rawHeaders: Buffer[] | string[] | null, socket: Duplex): void;
   onBodySent?(chunk: unknown, totalBytesSent?: number): void;
+  onRequestSent?(): void;
 }
 
 type ModernHandler = Required<Pick<Dispatcher.DispatchHandler, "onRequestStart">> &

@@ -133,6 +133,25 @@ export class Pool implements ConnectionOwner {
     this.#drain();
   }
 
+  /**
+   * Takes up to `max` waiters of `keyId` that `select` accepts out of the queue, oldest first —
+   * for an HTTP/2 connection that can carry them all.
+   */
+  takeWaiters(keyId: string, max: number, select: (waiter: PoolWaiter) => boolean): PoolWaiter[] {
+    const queue = this.#waiting.get(keyId);
+    const out: PoolWaiter[] = [];
+    if (!queue) return out;
+    for (let i = queue.head; i < queue.items.length && out.length < max; i++) {
+      const entry = queue.items[i]!;
+      if (entry.cancelled || !select(entry.waiter)) continue;
+      entry.cancelled = true;
+      this.#entries.delete(entry.waiter);
+      this.#waitingCount--;
+      out.push(entry.waiter);
+    }
+    return out;
+  }
+
   /** Removes a waiter that gave up; true if it was still waiting. */
   cancel(waiter: PoolWaiter): boolean {
     const entry = this.#entries.get(waiter);

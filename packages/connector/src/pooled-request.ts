@@ -18,6 +18,12 @@ export interface RequestHost {
   clientFor(conn: Connection): Client;
   /** `conn`'s socket left HTTP through an upgrade or CONNECT. */
   upgraded(conn: Connection): void;
+  /** An HTTP/2 connection of `key` with room for one more stream, if any. */
+  sharedFor(key: PoolKey): Connection | undefined;
+  /** Waits for a connection of the same key being opened that may turn out HTTP/2; false if none. */
+  joinOpening(request: PooledRequest): boolean;
+  /** A request on `conn` is done; the connection goes back to the pool when none is left. */
+  leave(conn: Connection): void;
 }
 
 type Options = Dispatcher.DispatchOptions & ConnectorDispatchExtension & { servername?: string };
@@ -48,6 +54,11 @@ export class PooledRequest implements PoolWaiter, LegacyHandler, DispatchFailure
     this.#opts = opts;
     this.#handler = handler;
     this.#x = opts.connectorOptions;
+  }
+
+  /** True once the request has completed, failed or been aborted. */
+  get settled(): boolean {
+    return this.#settled;
   }
 
   get host(): string {
@@ -84,6 +95,14 @@ export class PooledRequest implements PoolWaiter, LegacyHandler, DispatchFailure
         connect,
       );
     }
+    const shared = this.#host.sharedFor(this.key);
+    if (shared) {
+      // An HTTP/2 connection in use carries this request as one more stream.
+      shared.streams++;
+      this.grant(shared, true, true);
+      return;
+    }
+    if (this.#host.joinOpening(this)) return;
     this.#host.pool.acquire(this);
   }
 
@@ -111,8 +130,9 @@ export class PooledRequest implements PoolWaiter, LegacyHandler, DispatchFailure
     publish("connectionQueuedStart", () => ({ origin: this.key.origin, key: this.key.id }));
   }
 
-  grant(conn: Connection, reused: boolean): void {
+  grant(conn: Connection, reused: boolean, attached = false): void {
     this.#conn = conn;
+    if (!attached) conn.streams = 1;
     this.#queuedEnd();
     if (reused) {
       this.#x?.trace?.onConnectionReuseconn?.();
@@ -160,7 +180,7 @@ export class PooledRequest implements PoolWaiter, LegacyHandler, DispatchFailure
     // interceptor, a session following a redirect) reuse this very connection.
     const conn = this.#conn;
     queueMicrotask(() => {
-      conn?.release();
+      if (conn) this.#host.leave(conn);
       this.#handler.onComplete?.(trailers);
     });
   }
@@ -186,6 +206,10 @@ export class PooledRequest implements PoolWaiter, LegacyHandler, DispatchFailure
 
   onBodySent(chunk: unknown, totalBytesSent?: number): void {
     this.#handler.onBodySent?.(chunk, totalBytesSent);
+  }
+
+  onRequestSent(): void {
+    this.#handler.onRequestSent?.();
   }
 
   // ── DispatchFailure ──────────────────────────────────────────────────
@@ -269,7 +293,7 @@ export class PooledRequest implements PoolWaiter, LegacyHandler, DispatchFailure
    */
   #releaseSoon(): void {
     const conn = this.#conn;
-    if (conn) queueMicrotask(() => conn.release());
+    if (conn) queueMicrotask(() => this.#host.leave(conn));
   }
 }
 

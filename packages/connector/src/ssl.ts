@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import type { ConnectionOptions, SecureContext } from "node:tls";
 import { InvalidArgumentError } from "@x/errors";
 import { Fingerprint } from "./fingerprint.js";
@@ -100,8 +101,28 @@ const UNVERIFIED: ResolvedTls = Object.freeze({
 });
 
 /**
- * Turns an {@link SslOption} into what the connector needs. Distinct options objects never
- * share a pool entry (their identity is part of the key), like aiohttp's SSLContext objects.
+ * A stable text of TLS options for the pool key: strings, numbers, booleans and bytes by value
+ * (so two `{ ca }` objects with the same CA share connections), functions and other objects
+ * (a SecureContext, a checkServerIdentity) by identity.
+ */
+function describe(value: unknown): string {
+  if (value === null || value === undefined) return String(value);
+  if (typeof value === "string") return `s${value.length}:${value}`;
+  if (typeof value === "number" || typeof value === "boolean") return `${typeof value}:${value}`;
+  if (value instanceof Uint8Array) return `b${createHash("sha256").update(value).digest("base64")}`;
+  if (Array.isArray(value)) return `[${value.map(describe).join(",")}]`;
+  if (typeof value === "object" && Object.getPrototypeOf(value) === Object.prototype) {
+    return `{${Object.keys(value)
+      .sort()
+      .map((k) => `${k}=${describe((value as Record<string, unknown>)[k])}`)
+      .join(",")}}`;
+  }
+  return `#${objectId(value as object)}`;
+}
+
+/**
+ * Turns an {@link SslOption} into what the connector needs. Options with the same content share
+ * a pool entry; different content (or a different SecureContext) never does.
  */
 export function resolveTls(ssl: SslOption): ResolvedTls {
   if (ssl === true) return VERIFIED;
@@ -114,5 +135,11 @@ export function resolveTls(ssl: SslOption): ResolvedTls {
     throw new InvalidArgumentError("ssl.fingerprint must be a Fingerprint");
   }
   const verify = options.rejectUnauthorized !== false;
-  return { id: `o${objectId(ssl)}`, verify, fingerprint, options };
+  const text = describe({ ...options, fingerprint: fingerprint?.toString() });
+  return {
+    id: `o${createHash("sha256").update(text).digest("base64url").slice(0, 22)}`,
+    verify,
+    fingerprint,
+    options,
+  };
 }

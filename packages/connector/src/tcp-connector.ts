@@ -229,7 +229,7 @@ export class TCPConnector extends BaseConnector {
       key.tls,
       signal,
       timeout,
-      ["http/1.1"],
+      this.alpnFor(key),
     );
   }
 
@@ -306,7 +306,7 @@ export class TCPConnector extends BaseConnector {
           key.tls,
           signal,
           timeout,
-          ["http/1.1"],
+          this.alpnFor(key),
         );
       } catch (err) {
         if (signal.aborted) throw signal.reason;

@@ -57,7 +57,11 @@ export class ClientSession implements CallHost, AsyncDisposable {
       throw new InvalidArgumentError("connector must be an undici Dispatcher (with a dispatch method)");
     }
     this.#dispatcher =
-      connector ?? new TCPConnector({ maxHeaderSize: Math.max(65536, this.config.maxFieldSize * 4) });
+      connector ??
+      new TCPConnector({
+        maxHeaderSize: Math.max(65536, this.config.maxFieldSize * 4),
+        allowH2: options.http2 ?? false,
+      });
     this.#owner = options.connectorOwner ?? true;
     unclosed.register(this, "", this);
   }
@@ -236,6 +240,7 @@ export class ClientSession implements CallHost, AsyncDisposable {
           readUntilEof: request.readUntilEof,
           fallbackCharset: cfg.fallbackCharset,
           sockRead: request.timeout.sockRead,
+          observer: call.observerFor(request),
         },
         call,
         (response) => resolve({ response, handler }),
@@ -288,6 +293,7 @@ export class ClientSession implements CallHost, AsyncDisposable {
               serverHostname: request.serverHostname,
               proxy: request.proxy,
               timeout: call.connectorTimeout,
+              trace: call.connectorTrace,
               onConnection: handler.onConnection,
             },
           } as Dispatcher.DispatchOptions & ConnectorDispatchExtension,

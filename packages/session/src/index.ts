@@ -18,6 +18,29 @@ export { type BasicRequestOptions, ClientSession, request } from "./client-sessi
 export { type ClientTimeout, DEFAULT_TIMEOUT, type ResolvedTimeout } from "./client-timeout.js";
 export type { LinkEntry } from "./content-type.js";
 export type { HeaderList, HeadersInput } from "./headers.js";
-export type { ClientSessionOptions, RaiseForStatus, RequestOptions } from "./options.js";
+export type { ClientHandler, ClientMiddleware } from "./middleware.js";
+export type { ClientSessionOptions, Progress, RaiseForStatus, RequestOptions } from "./options.js";
+export {
+  isRetryableError,
+  parseRetryAfter,
+  type RetryInfo,
+  type RetryOptions,
+  retryMiddleware,
+} from "./retry.js";
 export { StreamReader } from "./stream-reader.js";
+export {
+  Signal,
+  sessionChannels,
+  TraceConfig,
+  type TraceConfigOptions,
+  type TraceConnectionParams,
+  type TraceDnsParams,
+  type TraceRequestChunkSentParams,
+  type TraceRequestEndParams,
+  type TraceRequestExceptionParams,
+  type TraceRequestHeadersSentParams,
+  type TraceRequestRedirectParams,
+  type TraceRequestStartParams,
+  type TraceResponseChunkReceivedParams,
+} from "./tracing.js";
 export type { ParamsInput } from "./url.js";

@@ -7,6 +7,8 @@ import type { CompressOption, RequestData } from "./body.js";
 import type { CharsetResolver, ClientResponse, HttpVersion } from "./client-response.js";
 import type { ClientTimeout } from "./client-timeout.js";
 import type { HeadersInput } from "./headers.js";
+import type { ClientMiddleware } from "./middleware.js";
+import type { TraceConfig } from "./tracing.js";
 import type { ParamsInput } from "./url.js";
 
 /** `raiseForStatus` as a callback: inspect the response and throw to fail the request. */
@@ -66,6 +68,20 @@ export interface ClientSessionOptions {
   proxyAuth?: Auth;
   /** Headers for the proxy only: in CONNECT requests, and with plain-http requests in absolute form. */
   proxyHeaders?: HeadersInput;
+  /** Middlewares every request goes through, outermost first. */
+  middlewares?: readonly ClientMiddleware[];
+  /** Tracing: handlers for every request's events. */
+  traceConfigs?: readonly TraceConfig[];
+  /** Negotiate HTTP/2 with https origins (ALPN) on the session's default connector. Default `false`. */
+  http2?: boolean;
+}
+
+/** Progress of an upload or a download. */
+export interface Progress {
+  /** Bytes so far (request body sent, or response body received as it came on the wire). */
+  readonly loaded: number;
+  /** The total when known (the body's length, or Content-Length), else `null`. */
+  readonly total: number | null;
 }
 
 /** Options of `session.request()` and the verb methods. */
@@ -121,4 +137,12 @@ export interface RequestOptions {
   proxyAuth?: Auth;
   /** Headers for this request's proxy only. */
   proxyHeaders?: HeadersInput;
+  /** Middlewares for this request instead of the session's; `[]` runs none. */
+  middlewares?: readonly ClientMiddleware[];
+  /** Passed to each TraceConfig's `traceConfigCtx` to make this request's trace contexts. */
+  traceRequestCtx?: unknown;
+  /** Called as the request body goes out (also for streamed bodies). */
+  onUploadProgress?: (progress: Progress) => void;
+  /** Called as the response body comes in. */
+  onDownloadProgress?: (progress: Progress) => void;
 }

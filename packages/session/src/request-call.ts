@@ -14,12 +14,14 @@ import { ClientRequest, IDEMPOTENT } from "./client-request.js";
 import type { ClientResponse } from "./client-response.js";
 import { type ResolvedTimeout, resolveTimeout } from "./client-timeout.js";
 import { HeaderList } from "./headers.js";
+import { type ClientHandler, compose } from "./middleware.js";
 import { netrcFor } from "./netrc.js";
 import type { RequestOptions } from "./options.js";
 import { proxyFromEnv } from "./proxy-env.js";
 import { REDIRECT_STATUSES, rawTargetOf, redirectMethod, redirectTarget } from "./redirects.js";
-import type { ResponseHandler } from "./response-handler.js";
+import type { HopObserver, ResponseHandler } from "./response-handler.js";
 import type { SessionConfig } from "./session-config.js";
+import { RequestTraces, sessionChannels } from "./tracing.js";
 import { resolveUrl, wireUrl, withParams } from "./url.js";
 
 /** What sending one request produced. */
@@ -32,6 +34,77 @@ export interface HopResult {
 export interface CallHost {
   readonly config: SessionConfig;
   send(request: ClientRequest, call: RequestCall): Promise<HopResult>;
+}
+
+/** Turns wire events of one hop into trace signals, channel messages and progress callbacks. */
+class HopTap implements HopObserver {
+  readonly #call: RequestCall;
+  readonly #request: ClientRequest;
+  #sent = 0;
+  #received = 0;
+  #uploadTotal: number | null;
+  #downloadTotal: number | null = null;
+
+  constructor(call: RequestCall, request: ClientRequest) {
+    this.#call = call;
+    this.#request = request;
+    const length = request.headers.get("content-length");
+    this.#uploadTotal =
+      request.body?.bytes?.length ?? (length !== undefined && /^\d+$/.test(length) ? Number(length) : null);
+  }
+
+  headersSent(): void {
+    const call = this.#call;
+    const r = this.#request;
+    if (call.traces || sessionChannels.requestHeadersSent.hasSubscribers) {
+      const params = { method: r.method, url: r.url, headers: r.headers.toHeaders() };
+      call.traces?.fire("onRequestHeadersSent", params);
+      if (sessionChannels.requestHeadersSent.hasSubscribers)
+        sessionChannels.requestHeadersSent.publish({ session: call.session, ...params });
+    }
+  }
+
+  chunkSent(chunk: Buffer): void {
+    const call = this.#call;
+    this.#sent += chunk.length;
+    call.traces?.fire("onRequestChunkSent", { method: this.#request.method, url: this.#request.url, chunk });
+    if (sessionChannels.requestChunkSent.hasSubscribers) {
+      sessionChannels.requestChunkSent.publish({
+        session: call.session,
+        method: this.#request.method,
+        url: this.#request.url,
+        chunk,
+      });
+    }
+    call.uploadProgress?.({ loaded: this.#sent, total: this.#uploadTotal });
+  }
+
+  requestSent(): void {
+    if (this.#uploadTotal === null) this.#uploadTotal = this.#sent;
+  }
+
+  responseStarted(contentLength: number | null): void {
+    this.#downloadTotal = contentLength;
+  }
+
+  chunkReceived(chunk: Buffer): void {
+    const call = this.#call;
+    this.#received += chunk.length;
+    call.traces?.fire("onResponseChunkReceived", {
+      method: this.#request.method,
+      url: this.#request.url,
+      chunk,
+    });
+    if (sessionChannels.responseChunkReceived.hasSubscribers) {
+      sessionChannels.responseChunkReceived.publish({
+        session: call.session,
+        method: this.#request.method,
+        url: this.#request.url,
+        chunk,
+      });
+    }
+    call.downloadProgress?.({ loaded: this.#received, total: this.#downloadTotal });
+  }
 }
 
 const CREDENTIAL_HEADERS = ["authorization", "cookie", "proxy-authorization"];
@@ -60,12 +133,30 @@ export class RequestCall {
   #failure: Error | undefined;
   #onAbort: (() => void) | undefined;
   #cleaned = false;
+  #startUrl: URL | undefined;
+  #startHeaders: Headers | undefined;
   readonly #onDone: (() => void) | undefined;
+  readonly #abort = new AbortController();
+  /** The call's traces, when the session has TraceConfigs. */
+  readonly traces: RequestTraces | undefined;
+  /** The connector's trace hooks for every hop, when tracing. */
+  readonly connectorTrace: ReturnType<RequestTraces["connectorTrace"]> | undefined;
+  readonly uploadProgress: RequestOptions["onUploadProgress"];
+  readonly downloadProgress: RequestOptions["onDownloadProgress"];
+  readonly #handler: ClientHandler;
 
   constructor(host: CallHost, options: RequestOptions, onDone?: () => void) {
     this.#host = host;
     this.#options = options;
     this.#onDone = onDone;
+    const configs = host.config.traceConfigs;
+    this.traces = configs.length > 0 ? new RequestTraces(host, configs, options.traceRequestCtx) : undefined;
+    this.connectorTrace = this.traces?.connectorTrace();
+    this.uploadProgress = options.onUploadProgress;
+    this.downloadProgress = options.onDownloadProgress;
+    const middlewares = options.middlewares ?? host.config.middlewares;
+    const wire: ClientHandler = (request) => this.#host.send(request, this).then((r) => r.response);
+    this.#handler = middlewares.length > 0 ? compose(middlewares, wire) : wire;
     const cfg = host.config;
     if (
       options.timeout !== undefined &&
@@ -83,10 +174,36 @@ export class RequestCall {
     this.connectorTimeout = { connect: timeout.connect, sockConnect: timeout.sockConnect };
   }
 
+  /** The session the call belongs to. */
+  get session(): CallHost {
+    return this.#host;
+  }
+
+  /** Aborted with the reason when the call fails (total timeout, the caller's signal). */
+  get signal(): AbortSignal {
+    return this.#abort.signal;
+  }
+
+  /** Wire events of one hop, or `undefined` when nobody listens (the common, free case). */
+  observerFor(request: ClientRequest): HopObserver | undefined {
+    if (
+      !this.traces &&
+      !this.uploadProgress &&
+      !this.downloadProgress &&
+      !sessionChannels.requestHeadersSent.hasSubscribers &&
+      !sessionChannels.requestChunkSent.hasSubscribers &&
+      !sessionChannels.responseChunkReceived.hasSubscribers
+    ) {
+      return undefined;
+    }
+    return new HopTap(this, request);
+  }
+
   /** Fails the call: the running hop is aborted, or the body being read errors. */
   fail(err: Error): void {
     if (this.#failure) return;
     this.#failure = err;
+    this.#abort.abort(err);
     const current = this.#current;
     if (current) current.abort(err);
   }
@@ -113,6 +230,17 @@ export class RequestCall {
       return response;
     } catch (err) {
       this.#cleanup();
+      if (this.traces || sessionChannels.requestException.hasSubscribers) {
+        const params = {
+          method,
+          url: this.#startUrl ?? new URL(String(input), "http://invalid"),
+          headers: this.#startHeaders ?? new Headers(),
+          exception: err,
+        };
+        await this.traces?.send("onRequestException", params);
+        if (sessionChannels.requestException.hasSubscribers)
+          sessionChannels.requestException.publish({ session: this.#host, ...params });
+      }
       throw err;
     }
   }
@@ -162,6 +290,14 @@ export class RequestCall {
       throw new InvalidArgumentError("maxRedirects must be a non-negative integer");
     const history: ClientResponse[] = [];
     let retried = false;
+    if (this.traces || sessionChannels.requestStart.hasSubscribers) {
+      this.#startUrl = realUrl;
+      this.#startHeaders = userHeaders.toHeaders();
+      const params = { method, url: realUrl, headers: this.#startHeaders };
+      await this.traces?.send("onRequestStart", params);
+      if (sessionChannels.requestStart.hasSubscribers)
+        sessionChannels.requestStart.publish({ session: this.#host, ...params });
+    }
     let rawTarget: string | undefined;
     for (;;) {
       const url = wireUrl(realUrl);
@@ -195,11 +331,12 @@ export class RequestCall {
           readUntilEof: o.readUntilEof ?? true,
           closeConnection: cfg.http10,
           rawTarget,
+          signal: this.#abort.signal,
         });
         let result: HopResult;
         try {
           if (this.#failure) throw this.#failure;
-          result = await this.#host.send(request, this);
+          result = { response: await this.#handler(request), handler: this.#current! };
         } catch (err) {
           const handler = this.#current;
           const stale =
@@ -233,8 +370,25 @@ export class RequestCall {
           : null;
       if (location === null) {
         response.setHistory(history);
+        if (this.traces || sessionChannels.requestEnd.hasSubscribers) {
+          const params = {
+            method,
+            url: this.#startUrl ?? realUrl,
+            headers: this.#startHeaders ?? new Headers(),
+            response,
+          };
+          await this.traces?.send("onRequestEnd", params);
+          if (sessionChannels.requestEnd.hasSubscribers)
+            sessionChannels.requestEnd.publish({ session: this.#host, ...params });
+        }
         await this.#raiseForStatus(response);
         return response;
+      }
+      if (this.traces || sessionChannels.requestRedirect.hasSubscribers) {
+        const params = { method, url, headers: headers.toHeaders(), response };
+        await this.traces?.send("onRequestRedirect", params);
+        if (sessionChannels.requestRedirect.hasSubscribers)
+          sessionChannels.requestRedirect.publish({ session: this.#host, ...params });
       }
       history.push(response);
       response.setHistory([...history]);

@@ -26,6 +26,16 @@ export interface HopContext {
   readonly fallbackCharset: CharsetResolver;
   /** Longest silence while waiting for the response or its body, ms; `null` = none. */
   readonly sockRead: number | null;
+  readonly observer: HopObserver | undefined;
+}
+
+/** Hears what happens on the wire for tracing and progress; absent when nobody listens. */
+export interface HopObserver {
+  headersSent(): void;
+  chunkSent(chunk: Buffer): void;
+  requestSent(): void;
+  chunkReceived(chunk: Buffer): void;
+  responseStarted(contentLength: number | null): void;
 }
 
 /** Told when a hop's body is done with (read, failed or given up); once per handler. */
@@ -104,7 +114,17 @@ export class ResponseHandler implements ResponseSource {
   readonly onConnection = (info: ConnectionInfo): void => {
     this.connection = info.connection;
     this.reused = info.reused;
+    this.#headersSent();
   };
+
+  #sentHeaders = false;
+
+  /** The request head is going out now (an @x connector says so exactly; others at the response). */
+  #headersSent(): void {
+    if (this.#sentHeaders) return;
+    this.#sentHeaders = true;
+    this.#ctx.observer?.headersSent();
+  }
 
   /** True once response headers arrived. */
   get headersReceived(): boolean {
@@ -145,12 +165,19 @@ export class ResponseHandler implements ResponseSource {
     if (this.#abortReason) abort(this.#abortReason);
   }
 
-  onBodySent(): void {
+  onBodySent(chunk: unknown): void {
     this.#touch();
+    const observer = this.#ctx.observer;
+    if (observer) observer.chunkSent(typeof chunk === "string" ? Buffer.from(chunk) : (chunk as Buffer));
+  }
+
+  onRequestSent(): void {
+    this.#ctx.observer?.requestSent();
   }
 
   onHeaders(statusCode: number, rawHeaders: Buffer[], resume: () => void, statusText: string): boolean {
     this.#touch();
+    this.#headersSent();
     if (statusCode < 200) return true;
     if (this.#abortReason) return false;
     this.#headersReceived = true;
@@ -159,6 +186,7 @@ export class ResponseHandler implements ResponseSource {
     const rawNames: string[] = [];
     let contentEncoding: string | undefined;
     let hasLength = false;
+    let contentLength: number | null = null;
     let chunked = false;
     for (let i = 0; i + 1 < rawHeaders.length; i += 2) {
       const rawName = rawHeaders[i]!;
@@ -172,13 +200,16 @@ export class ResponseHandler implements ResponseSource {
       rawNames.push(rawName.toString("latin1"));
       if (name === "content-encoding")
         contentEncoding = contentEncoding ? `${contentEncoding}, ${value}` : value;
-      else if (name === "content-length") hasLength = true;
-      else if (name === "transfer-encoding") chunked = /chunked/i.test(value);
+      else if (name === "content-length") {
+        hasLength = true;
+        contentLength = /^\d+$/.test(value) ? Number(value) : null;
+      } else if (name === "transfer-encoding") chunked = /chunked/i.test(value);
     }
     if (statusText.length + 13 > ctx.maxLineSize) {
       this.#failHead(`Got more than ${ctx.maxLineSize} bytes when reading the status line`, statusCode);
       return false;
     }
+    ctx.observer?.responseStarted(contentLength);
     const reader = new StreamReader(ctx.readBufsize, 2 * ctx.readBufsize);
     this.#reader = reader;
     const resumeSocket = () => {
@@ -236,6 +267,7 @@ export class ResponseHandler implements ResponseSource {
   onData(chunk: Buffer): boolean {
     if (this.#complete) return true;
     this.#touch();
+    this.#ctx.observer?.chunkReceived(chunk);
     const decoders = this.#decoders;
     if (decoders) {
       this.#wroteToDecoder = true;

@@ -7,7 +7,9 @@ import type { CharsetResolver } from "./client-response.js";
 import { DEFAULT_TIMEOUT, type ResolvedTimeout, resolveTimeout } from "./client-timeout.js";
 import { ACCEPT_ENCODING, type DecompressLimits } from "./decompress.js";
 import { HeaderList } from "./headers.js";
+import type { ClientMiddleware } from "./middleware.js";
 import type { ClientSessionOptions, RaiseForStatus } from "./options.js";
+import type { TraceConfig } from "./tracing.js";
 import { checkBaseUrl } from "./url.js";
 
 const pkg = createRequire(import.meta.url)("../package.json") as { version: string };
@@ -41,6 +43,8 @@ export interface SessionConfig {
   readonly proxy: string | URL | undefined;
   readonly proxyAuth: Auth | undefined;
   readonly proxyHeaders: ReadonlyArray<readonly [string, string]> | undefined;
+  readonly middlewares: readonly ClientMiddleware[];
+  readonly traceConfigs: readonly TraceConfig[];
 }
 
 function positive(name: string, value: number | undefined, fallback: number): number {
@@ -48,6 +52,14 @@ function positive(name: string, value: number | undefined, fallback: number): nu
   if (!Number.isInteger(value) || value < 1)
     throw new InvalidArgumentError(`${name} must be a positive integer`);
   return value;
+}
+
+function checkFunctions<T>(name: string, list: readonly T[] | undefined): readonly T[] {
+  if (list === undefined) return [];
+  if (!Array.isArray(list) || list.some((f) => typeof f !== "function")) {
+    throw new InvalidArgumentError(`${name} must be an array of functions`);
+  }
+  return [...list];
 }
 
 function isAuth(value: unknown): value is Auth {
@@ -133,5 +145,7 @@ export function resolveConfig(options: ClientSessionOptions): SessionConfig {
     proxy: options.proxy,
     proxyAuth: options.proxyAuth,
     proxyHeaders: options.proxyHeaders ? [...HeaderList.from(options.proxyHeaders)] : undefined,
+    middlewares: checkFunctions("middlewares", options.middlewares),
+    traceConfigs: [...(options.traceConfigs ?? [])],
   };
 }

@@ -111,7 +111,7 @@ describe("trustEnv", () => {
 
   it("chooses the proxy again on every redirect hop, and NO_PROXY wins", async () => {
     await using direct = await startHttpServer(echo);
-    await using start = await startHttpServer((req, res) => {
+    await using start = await startHttpServer((_req, res) => {
       res.statusCode = 302;
       res.setHeader("location", direct.url("/landed").replace("127.0.0.1", "localhost"));
       res.end();

@@ -1,0 +1,28 @@
+import { startHttp2Server } from "@x/fixtures";
+import { request } from "undici";
+import { describe, expect, it } from "vitest";
+import { TCPConnector } from "../src/index.js";
+
+describe("HTTP/2 (allowH2)", () => {
+  it("negotiates h2 and carries concurrent requests on one connection, counted once", async () => {
+    await using srv = await startHttp2Server((req, res) => setTimeout(() => res.end(`h2 ${req.url}`), 20));
+    await using connector = new TCPConnector({ allowH2: true, ssl: { ca: srv.ca }, limit: 1 });
+    expect(connector.allowH2).toBe(true);
+    const bodies = await Promise.all(
+      Array.from({ length: 20 }, (_, i) =>
+        request(srv.url(`/${i}`), { dispatcher: connector }).then((r) => r.body.text()),
+      ),
+    );
+    expect(bodies[7]).toBe("h2 /7");
+    expect(srv.versions.every((v) => v === "2.0")).toBe(true);
+    expect(srv.stats.accepted).toBe(1);
+    expect(connector.stats.acquired).toBe(0);
+  });
+
+  it("stays on HTTP/1.1 without allowH2", async () => {
+    await using srv = await startHttp2Server((_req, res) => res.end("ok"));
+    await using connector = new TCPConnector({ ssl: { ca: srv.ca } });
+    await (await request(srv.url("/"), { dispatcher: connector })).body.text();
+    expect(srv.versions).toEqual(["1.1"]);
+  });
+});
