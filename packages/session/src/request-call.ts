@@ -550,11 +550,23 @@ function bodyBytes(body: RequestBody | undefined): Uint8Array | null | undefined
   return body ? body.bytes : null;
 }
 
-/** Reads a small or finished body so its connection is reused; gives up on a big one. */
+/**
+ * Reads a small body so its connection is reused, and gives up on anything bigger: at most
+ * DRAIN_LIMIT decoded bytes are read, so a compressed bomb in a redirect costs nothing.
+ */
 async function discard(response: ClientResponse): Promise<void> {
   const length = response.contentLength;
   if (response.content.isEof() || (length !== null && length <= DRAIN_LIMIT)) {
-    await response.read().catch(() => {});
+    let drained = 0;
+    try {
+      while (drained <= DRAIN_LIMIT) {
+        const chunk = await response.content.readany();
+        if (chunk.length === 0) break;
+        drained += chunk.length;
+      }
+    } catch {
+      // The body was going to be dropped anyway.
+    }
   }
   response.release();
 }
