@@ -9,7 +9,7 @@ import {
 import { BaseConnector, type BaseConnectorOptions, type ConnectAttempt } from "./base-connector.js";
 import type { KeyOptions } from "./dispatch-options.js";
 import { DnsCache } from "./dns-cache.js";
-import type { Fingerprint } from "./fingerprint.js";
+import { Fingerprint } from "./fingerprint.js";
 import type { PoolKey } from "./pool-key.js";
 import { checkProxy, openTunnel, proxyId } from "./proxy.js";
 import { type AbstractResolver, type AddressFamily, DefaultResolver, type ResolvedHost } from "./resolver.js";
@@ -163,9 +163,14 @@ export class TCPConnector extends BaseConnector {
     const via = proxy ? `|via:${proxyId(proxy)}${options?.tunnel ? "|tunnel" : ""}` : "";
     const withProxy = { proxy, tunnel: proxy !== undefined && options?.tunnel === true };
     if (base.protocol === "http:") {
-      if (requested !== undefined && typeof requested !== "boolean") {
+      // TLS options are ignored for a plain URL (as in aiohttp: a redirect from https to http
+      // keeps working), but a pin is a promise about the peer that plain HTTP cannot keep.
+      if (
+        requested instanceof Fingerprint ||
+        (typeof requested === "object" && "fingerprint" in requested && requested.fingerprint !== undefined)
+      ) {
         throw new InvalidArgumentError(
-          `TLS options or a fingerprint were given for ${url.protocol}//${url.host}, which is not a TLS URL`,
+          `a fingerprint was given for ${url.protocol}//${url.host}, which is not a TLS URL`,
         );
       }
       return proxy ? { ...base, ...withProxy, id: `${base.id}${via}` } : base;

@@ -413,7 +413,11 @@ export class RequestCall {
         requestCookies = undefined;
         dropRequestAuth = true;
       }
-      urlAuth = BasicAuth.fromUrl(next) ?? undefined;
+      // Credentials in the URL stay with their origin, as in aiohttp: kept on a same-origin hop,
+      // replaced by the new URL's own, dropped elsewhere.
+      const nextUrlAuth = BasicAuth.fromUrl(next);
+      if (nextUrlAuth) urlAuth = nextUrlAuth;
+      else if (next.origin !== url.origin) urlAuth = undefined;
       // A one-shot body cannot follow a 307/308; body.take() says so when the hop is sent.
       realUrl = next;
       rawTarget = cfg.requoteRedirectUrl ? undefined : rawTargetOf(location);

@@ -1,4 +1,3 @@
-import type { RequestListener } from "node:http";
 import { Readable } from "node:stream";
 import { BasicAuth } from "@x/auth";
 import { CookieJar } from "@x/cookies";
@@ -9,26 +8,9 @@ import {
   RedirectClientError,
   TooManyRedirects,
 } from "@x/errors";
-import { type EchoReply, echo, echoHeader, readBody, startHttpServer } from "@x/fixtures";
+import { type EchoReply, echo, echoHeader, redirector, startHttpServer } from "@x/fixtures";
 import { describe, expect, it } from "vitest";
 import { ClientSession } from "../src/index.js";
-
-/** `/r/<status>?to=<url>` redirects; anything else echoes. */
-const redirector: RequestListener = (req, res) => {
-  const url = new URL(req.url ?? "/", "http://x");
-  const m = /^\/r\/(\d{3})$/.exec(url.pathname);
-  if (!m) {
-    echo(req, res);
-    return;
-  }
-  readBody(req).then(() => {
-    res.statusCode = Number(m[1]);
-    const to = url.searchParams.get("to");
-    if (to !== null) res.setHeader(url.searchParams.has("uri") ? "URI" : "Location", to);
-    for (const c of url.searchParams.getAll("cookie")) res.appendHeader("Set-Cookie", c);
-    res.end("redirect body");
-  });
-};
 
 const json = async (r: { json(): Promise<unknown> }) => (await r.json()) as EchoReply;
 
