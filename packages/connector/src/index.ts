@@ -13,6 +13,7 @@ export type {
   ConnectorTimeouts,
 } from "./dispatch-options.js";
 export { type DispatchFailure, dispatchError } from "./error-mapping.js";
+export { checkHeaderName, checkHeaderValue, isToken } from "./fields.js";
 export { Fingerprint } from "./fingerprint.js";
 export type { PoolKey } from "./pool-key.js";
 export { type ProxySettings, proxyId, proxySettings } from "./proxy.js";

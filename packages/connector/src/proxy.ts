@@ -7,6 +7,7 @@ import {
   InvalidArgumentError,
   type RequestInfo,
 } from "@x/errors";
+import { checkHeaderName, checkHeaderValue } from "./fields.js";
 
 /**
  * A proxy to go through: its URL (`http:` or `https:`), the `Proxy-Authorization` value, and
@@ -29,14 +30,11 @@ export function checkProxy(proxy: ProxySettings): void {
       `unsupported proxy scheme ${proxy.url.protocol} (expected http: or https:)`,
     );
   }
-  if (proxy.authorization !== undefined && /[\r\n\0]/.test(proxy.authorization)) {
-    throw new InvalidArgumentError("proxy authorization must not contain CR, LF or NUL");
-  }
+  if (proxy.authorization !== undefined)
+    checkHeaderValue("Proxy-Authorization", proxy.authorization, "proxy");
   for (const [name, value] of proxy.headers ?? []) {
-    if (!/^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/.test(name))
-      throw new InvalidArgumentError(`invalid proxy header name ${JSON.stringify(name)}`);
-    if (/[\r\n\0]/.test(value))
-      throw new InvalidArgumentError(`proxy header ${name} must not contain CR, LF or NUL`);
+    checkHeaderName(name, "proxy header");
+    checkHeaderValue(name, value, "proxy header");
   }
 }
 

@@ -75,6 +75,24 @@ function isFormData(value: unknown): value is FormData {
   );
 }
 
+/**
+ * Refuses CR, LF and NUL in field and file names: the encoder would percent-escape them, but a
+ * name carrying a line break is an injection attempt, and it is stopped before anything is sent.
+ */
+function checkFormNames(form: FormData): void {
+  for (const [name, value] of form.entries()) {
+    if (/[\r\n\0]/.test(name))
+      throw new InvalidArgumentError(
+        `multipart field name ${JSON.stringify(name)} must not contain CR, LF or NUL`,
+      );
+    const file = typeof value === "string" ? undefined : (value as File).name;
+    if (file !== undefined && /[\r\n\0]/.test(file))
+      throw new InvalidArgumentError(
+        `multipart file name ${JSON.stringify(file)} must not contain CR, LF or NUL`,
+      );
+  }
+}
+
 function copyForm(source: FormData): UndiciFormData {
   const form = new UndiciFormData();
   for (const [name, value] of source.entries()) {
@@ -156,6 +174,7 @@ export function prepareBody(
   if (isFormData(data)) {
     // undici encodes it as multipart with its boundary on every send. Node's global FormData may
     // come from another undici than ours, so the entries are moved into our undici's FormData.
+    checkFormNames(data);
     const form = data instanceof UndiciFormData ? data : copyForm(data);
     return new RequestBody(() => form, { replayable: true });
   }

@@ -1,5 +1,5 @@
 import { BasicAuth } from "@x/auth";
-import { BaseConnector, type ConnectorDispatchExtension, TCPConnector } from "@x/connector";
+import { BaseConnector, type ConnectorDispatchExtension, isToken, TCPConnector } from "@x/connector";
 import { cookieHeader } from "@x/cookies";
 import { ClientStateError, InvalidArgumentError, type RequestInfo } from "@x/errors";
 import { type ClientWebSocketResponse, type WSConnectOptions, wsConnect } from "@x/websocket";
@@ -8,6 +8,7 @@ import type { ClientRequest } from "./client-request.js";
 import type { ClientResponse } from "./client-response.js";
 import type { ResolvedTimeout } from "./client-timeout.js";
 import { sendWithExpectContinue } from "./expect-continue.js";
+import { HeaderList } from "./headers.js";
 import { netrcFor } from "./netrc.js";
 import type { ClientSessionOptions, RequestOptions } from "./options.js";
 import { proxyFromEnv } from "./proxy-env.js";
@@ -15,8 +16,6 @@ import { type CallHost, type HopResult, RequestCall } from "./request-call.js";
 import { ResponseHandler } from "./response-handler.js";
 import { resolveConfig, type SessionConfig } from "./session-config.js";
 import { resolveUrl } from "./url.js";
-
-const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 
 /** Calls to run when a basic-API request's body is done, keyed by its options object. */
 const oneShot = new WeakMap<object, () => void>();
@@ -110,7 +109,7 @@ export class ClientSession implements CallHost, AsyncDisposable {
    */
   async request(method: string, url: string | URL, options: RequestOptions = {}): Promise<ClientResponse> {
     if (this.#closed) throw new ClientStateError("Session is closed");
-    if (typeof method !== "string" || !TOKEN.test(method)) {
+    if (!isToken(method)) {
       throw new InvalidArgumentError(`invalid HTTP method ${JSON.stringify(method)}`);
     }
     if (typeof options !== "object" || options === null)
@@ -163,7 +162,7 @@ export class ClientSession implements CallHost, AsyncDisposable {
     const target = resolveUrl(url, cfg.baseUrl, ["ws:", "wss:", "http:", "https:"]);
     const headers = cfg.headers.clone();
     if (options.headers) {
-      const given = new Headers(options.headers as ConstructorParameters<typeof Headers>[0]);
+      const given = HeaderList.from(options.headers);
       for (const [name] of given) headers.delete(name);
       for (const [name, value] of given) headers.append(name, value);
     }

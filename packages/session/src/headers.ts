@@ -1,21 +1,5 @@
+import { checkHeaderName, checkHeaderValue } from "@x/connector";
 import { InvalidArgumentError } from "@x/errors";
-
-const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
-const BAD_VALUE = /[\r\n\0]/;
-
-/** Throws unless `name` is an HTTP token. */
-export function checkHeaderName(name: string): void {
-  if (typeof name !== "string" || !TOKEN.test(name)) {
-    throw new InvalidArgumentError(`invalid header name ${JSON.stringify(name)}`);
-  }
-}
-
-/** Throws if `value` holds CR, LF or NUL, which would let it inject headers. */
-export function checkHeaderValue(name: string, value: string): void {
-  if (BAD_VALUE.test(value)) {
-    throw new InvalidArgumentError(`header ${name} must not contain CR, LF or NUL`);
-  }
-}
 
 /** Headers as a caller may give them. */
 export type HeadersInput =

@@ -5,7 +5,10 @@ import { type Auth, BasicAuth } from "@x/auth";
 import {
   type BaseConnector,
   type Connection,
+  checkHeaderName,
+  checkHeaderValue,
   type Fingerprint,
+  isToken,
   mergeSslParams,
   proxySettings,
   type SslOption,
@@ -100,9 +103,8 @@ function headerPairs(input: WSHeadersInput | undefined): Array<[string, string]>
 }
 
 function checkHeader(name: string, value: string): void {
-  if (!/^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/.test(name))
-    throw new InvalidArgumentError(`invalid header name ${JSON.stringify(name)}`);
-  if (/[\r\n\0]/.test(value)) throw new InvalidArgumentError(`header ${name} must not contain CR, LF or NUL`);
+  checkHeaderName(name);
+  checkHeaderValue(name, value);
 }
 
 function toHeaders(raw: IncomingMessage["headers"]): Headers {
@@ -193,7 +195,7 @@ export async function wsConnect(
     throw new InvalidArgumentError(`invalid method ${JSON.stringify(options.method)}`);
   const protocols = [...(options.protocols ?? [])];
   for (const p of protocols) {
-    if (typeof p !== "string" || !/^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/.test(p)) {
+    if (!isToken(p)) {
       throw new InvalidArgumentError(`invalid websocket protocol ${JSON.stringify(p)}`);
     }
   }
