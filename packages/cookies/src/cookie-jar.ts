@@ -40,9 +40,18 @@ export interface CookieJarOptions {
 const FORMAT = "@x/cookies";
 const VERSION = 1;
 /** Characters a cookie name may not contain (RFC 6265 token). */
-const BAD_NAME = /[\x00-\x20\x7f()<>@,;:\\"/[\]?={}]/;
-/** Characters a cookie value may not contain. */
-const BAD_VALUE = /[\x00-\x1f\x7f;]/;
+const BAD_NAME = /[\x00-\x20\x7f()<>@,;:\\"/[\]?={}\u0100-\uffff]/;
+/** Characters a cookie value may not contain: controls, `;`, and anything a header cannot carry. */
+const BAD_VALUE = /[\x00-\x1f\x7f;\u0100-\uffff]/;
+/** A parsed Set-Cookie whose name or value holds these could not be sent back, so it is skipped. */
+const UNSENDABLE = /[\x00-\x08\x0a-\x1f\x7f\u0100-\uffff]/;
+
+/** Parses one Set-Cookie value, or nothing when it is not a cookie or could not be sent back. */
+function parseHeader(header: string): Cookie | undefined {
+  const c = Cookie.parse(header);
+  if (!c || UNSENDABLE.test(c.key) || UNSENDABLE.test(c.value)) return undefined;
+  return c;
+}
 
 function toUrl(value: URL | string, what: string): URL {
   if (value instanceof URL) return value;
@@ -314,7 +323,7 @@ export class CookieJar implements AbstractCookieJar {
   /** Turns any accepted input into cookies; bad Set-Cookie headers are skipped, bad records throw. */
   *#parse(input: CookieInput): Generator<Cookie> {
     if (typeof input === "string") {
-      const c = Cookie.parse(input);
+      const c = parseHeader(input);
       if (c) yield c;
       return;
     }
@@ -324,7 +333,7 @@ export class CookieJar implements AbstractCookieJar {
         : Object.entries(input as Record<string, string | CookieAttributes>);
     for (const entry of entries) {
       if (typeof entry === "string") {
-        const c = Cookie.parse(entry);
+        const c = parseHeader(entry);
         if (c) yield c;
         continue;
       }
