@@ -13,6 +13,9 @@ import {
 import type { WebSocket } from "ws";
 import { CLOSED_MESSAGE, message, typeName, type WSMessage, WSMsgType } from "./messages.js";
 
+/** Bytes of bookkeeping a queued message is counted as, on top of its payload. */
+const MESSAGE_OVERHEAD = 256;
+
 /** @internal How a response is set up by `wsConnect`. */
 export interface WSResponseInit {
   readonly ws: WebSocket;
@@ -44,6 +47,7 @@ function closeCodeOf(err: Error): number {
   const code = (err as { code?: unknown }).code;
   if (code === "WS_ERR_UNSUPPORTED_MESSAGE_LENGTH") return 1009;
   if (code === "WS_ERR_INVALID_UTF8") return 1007;
+  if (code === "WS_ERR_TOO_MANY_BUFFERED_PARTS") return 1008;
   if (typeof code === "string" && code.startsWith("WS_ERR_")) return 1002;
   return 1006;
 }
@@ -76,6 +80,8 @@ export class ClientWebSocketResponse implements AsyncDisposable, AsyncIterable<W
   readonly #socket: Socket;
   readonly #init: WSResponseInit;
   readonly #queue: WSMessage[] = [];
+  /** What each queued message counts against maxQueueBytes: its payload plus a fixed overhead. */
+  readonly #sizes: number[] = [];
   #queueBytes = 0;
   #paused = false;
   #waiter: ((msg: WSMessage | undefined) => void) | undefined;
@@ -392,8 +398,12 @@ export class ClientWebSocketResponse implements AsyncDisposable, AsyncIterable<W
       waiter(msg);
       return;
     }
+    // Even an empty PING costs memory to queue; counting a fixed overhead per message keeps a
+    // flood of empty frames from growing the queue without ever pausing the socket.
+    const cost = size + MESSAGE_OVERHEAD;
     this.#queue.push(msg);
-    this.#queueBytes += size;
+    this.#sizes.push(cost);
+    this.#queueBytes += cost;
     if (!this.#paused && this.#queueBytes > this.#init.maxQueueBytes && !this.#closed) {
       this.#paused = true;
       this.#ws.pause();
@@ -404,8 +414,7 @@ export class ClientWebSocketResponse implements AsyncDisposable, AsyncIterable<W
   #shift(): WSMessage | undefined {
     const msg = this.#queue.shift();
     if (!msg) return undefined;
-    if (msg.type === WSMsgType.TEXT) this.#queueBytes -= Buffer.byteLength(msg.data);
-    else if (Buffer.isBuffer(msg.data)) this.#queueBytes -= msg.data.length;
+    this.#queueBytes -= this.#sizes.shift()!;
     if (this.#paused && this.#queueBytes <= this.#init.maxQueueBytes / 2) {
       this.#paused = false;
       this.#ws.resume();

@@ -12,21 +12,9 @@ import {
   WSMessageTypeError,
   WSServerHandshakeError,
 } from "@x/errors";
-import { type RawConnection, sleep, startRawServer, startWsServer } from "@x/fixtures";
+import { rawWsHandshake, sleep, startRawServer, startWsServer } from "@x/fixtures";
 import { describe, expect, it } from "vitest";
 import { WSMsgType, wsConnect } from "../src/index.js";
-
-/** Completes a websocket handshake on a raw connection, with `extra` response headers. */
-async function rawHandshake(conn: RawConnection, extra = "", accept?: string): Promise<string> {
-  const head = await conn.readHead();
-  const key = /sec-websocket-key: (.+)\r\n/i.exec(head)?.[1] ?? "";
-  const digest =
-    accept ?? createHash("sha1").update(`${key}258EAFA5-E914-47DA-95CA-C5AB0DC85B11`).digest("base64");
-  await conn.write(
-    `HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ${digest}\r\n${extra}\r\n`,
-  );
-  return head;
-}
 
 describe("messages", () => {
   it("sends and receives text, bytes, JSON and frames", async () => {
@@ -131,7 +119,7 @@ describe("closing", () => {
 
   it("close() gives up after wsClose when the server never answers", async () => {
     await using srv = await startRawServer(async (conn) => {
-      await rawHandshake(conn);
+      await rawWsHandshake(conn);
       await conn.readToEnd();
     });
     const ws = await wsConnect(srv.url("/").replace("http:", "ws:"), { timeout: { wsClose: 100 } });
@@ -225,7 +213,7 @@ describe("limits and protocol errors", () => {
 
   it("a frame with RSV1 and no compression negotiated is a protocol error: 1002", async () => {
     await using srv = await startRawServer(async (conn) => {
-      await rawHandshake(conn);
+      await rawWsHandshake(conn);
       await conn.write(Buffer.from([0xc1, 0x02, 0x68, 0x69]));
       await conn.readToEnd();
     });
@@ -275,7 +263,7 @@ describe("the handshake", () => {
     await using ws = await wsConnect(none.url("/"), { protocols: ["a"] });
     expect(ws.protocol).toBeNull();
     await using rogue = await startRawServer(async (conn) => {
-      await rawHandshake(conn, "Sec-WebSocket-Protocol: other\r\n");
+      await rawWsHandshake(conn, "Sec-WebSocket-Protocol: other\r\n");
     });
     await expect(
       wsConnect(rogue.url("/").replace("http:", "ws:"), { protocols: ["a"] }),
@@ -316,7 +304,7 @@ describe("the handshake", () => {
           `HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: keep-alive\r\nSec-WebSocket-Accept: ${digest}\r\n\r\n`,
         );
       } else {
-        await rawHandshake(conn, extra, accept);
+        await rawWsHandshake(conn, extra, accept);
       }
       await conn.readToEnd().catch(() => {});
     });
@@ -328,7 +316,7 @@ describe("the handshake", () => {
   it("sends another method when asked", async () => {
     let line = "";
     await using srv = await startRawServer(async (conn) => {
-      const head = await rawHandshake(conn);
+      const head = await rawWsHandshake(conn);
       line = head.split("\r\n")[0] ?? "";
       await conn.readToEnd();
     });
