@@ -47,6 +47,11 @@ const HTTP11: HttpVersion = Object.freeze({ major: 1, minor: 1 });
 const HTTP2: HttpVersion = Object.freeze({ major: 2, minor: 0 });
 const NO_BODY_STATUS = new Set([204, 304]);
 
+const settledAlready = () => {};
+
+/** Closes the connection of a response whose body was dropped unread (see `#readerRef`). */
+const abandonment = new FinalizationRegistry<ResponseHandler>((handler) => handler.abandon());
+
 /**
  * undici's view of one request sent by a session: it turns the response head into a
  * `ClientResponse`, feeds the body (decoded when asked) into its `StreamReader` with
@@ -55,12 +60,19 @@ const NO_BODY_STATUS = new Set([204, 304]);
 export class ResponseHandler implements ResponseSource {
   readonly #ctx: HopContext;
   readonly #owner: HopOwner;
-  readonly #resolve: (response: ClientResponse) => void;
-  readonly #reject: (err: unknown) => void;
+  // Dropped once called: a settled promise holds its value, and the handler must not keep the
+  // response reachable through it.
+  #resolve: (response: ClientResponse) => void;
+  #reject: (err: unknown) => void;
   #abort: ((err?: Error) => void) | undefined;
   #abortReason: Error | undefined;
-  #response: ClientResponse | undefined;
-  #reader: StreamReader | undefined;
+  /**
+   * The body's reader, held weakly: the response (and the caller) hold it. While a read waits
+   * for data it is pinned here, so a pending read always completes; otherwise a response dropped
+   * unread is collected, and `abandoned` closes its connection (aiohttp's `__del__`).
+   */
+  #readerRef: WeakRef<StreamReader> | undefined;
+  #pinned: StreamReader | undefined;
   #settled = false;
   #complete = false;
   #finished = false;
@@ -143,7 +155,7 @@ export class ResponseHandler implements ResponseSource {
     if (this.#abort) this.#abort(reason);
     if (!this.#settled) {
       this.#settled = true;
-      this.#reject(reason);
+      this.#rejectWith(reason);
     } else {
       this.#reader?.setException(reason);
       for (const d of this.#decoders ?? []) d.destroy();
@@ -151,9 +163,15 @@ export class ResponseHandler implements ResponseSource {
     this.finish();
   }
 
+  /** @internal The response's reader was garbage-collected: an unfinished body gives up its connection. */
+  abandon(): void {
+    if (!this.#complete && !this.#finished) this.#abandoned();
+  }
+
   finish(): void {
     if (this.#finished) return;
     this.#finished = true;
+    abandonment.unregister(this);
     if (this.#readTimer) clearTimeout(this.#readTimer);
     this.#owner.hopFinished(this);
   }
@@ -211,7 +229,11 @@ export class ResponseHandler implements ResponseSource {
     }
     ctx.observer?.responseStarted(contentLength);
     const reader = new StreamReader(ctx.readBufsize, 2 * ctx.readBufsize);
-    this.#reader = reader;
+    this.#readerRef = new WeakRef(reader);
+    reader.setWaitHook((waiting) => {
+      this.#pinned = waiting;
+    });
+    abandonment.register(reader, this, this);
     const resumeSocket = () => {
       this.#readerPaused = false;
       this.#touch();
@@ -227,7 +249,7 @@ export class ResponseHandler implements ResponseSource {
       } catch (err) {
         this.#settled = true;
         this.#abort?.(err as Error);
-        this.#reject(err);
+        this.#rejectWith(err);
         this.finish();
         return false;
       }
@@ -237,7 +259,7 @@ export class ResponseHandler implements ResponseSource {
       | (Duplex & { alpnProtocol?: string | false })
       | null
       | undefined;
-    this.#response = new ClientResponse({
+    const response = new ClientResponse({
       method: ctx.method,
       url: ctx.url,
       realUrl: ctx.realUrl,
@@ -260,7 +282,7 @@ export class ResponseHandler implements ResponseSource {
       this.#abort?.(new ClientPayloadError("body not read: readUntilEof is false"));
       this.finish();
     }
-    this.#resolve(this.#response);
+    this.#fulfil(response);
     return true;
   }
 
@@ -279,7 +301,9 @@ export class ResponseHandler implements ResponseSource {
       }
       return true;
     }
-    const more = this.#reader!.feed(chunk);
+    const reader = this.#reader;
+    if (!reader) return this.#abandoned();
+    const more = reader.feed(chunk);
     if (!more) this.#readerPaused = true;
     return more;
   }
@@ -318,7 +342,7 @@ export class ResponseHandler implements ResponseSource {
           }) as Error);
     if (!this.#settled) {
       this.#settled = true;
-      this.#reject(reported);
+      this.#rejectWith(reported);
     } else {
       this.#reader?.setException(reported);
       for (const d of this.#decoders ?? []) d.destroy();
@@ -331,6 +355,28 @@ export class ResponseHandler implements ResponseSource {
   }
 
   // ── internals ───────────────────────────────────────────────────────
+
+  #fulfil(response: ClientResponse): void {
+    const resolve = this.#resolve;
+    this.#resolve = this.#reject = settledAlready;
+    resolve(response);
+  }
+
+  #rejectWith(err: unknown): void {
+    const reject = this.#reject;
+    this.#resolve = this.#reject = settledAlready;
+    reject(err);
+  }
+
+  get #reader(): StreamReader | undefined {
+    return this.#pinned ?? this.#readerRef?.deref();
+  }
+
+  /** The response was dropped before its body was read: its connection is closed. Returns false. */
+  #abandoned(): false {
+    this.abort(new ClientPayloadError("the response was garbage-collected before its body was read"));
+    return false;
+  }
 
   #markComplete(): void {
     this.#complete = true;
@@ -346,19 +392,18 @@ export class ResponseHandler implements ResponseSource {
     this.#settled = true;
     this.#abortReason = err;
     this.#abort?.(err);
-    this.#reject(err);
+    this.#rejectWith(err);
     this.finish();
   }
 
   #wireDecoders(decoders: Transform[], contentEncoding: string): void {
     for (let i = 0; i + 1 < decoders.length; i++) decoders[i]!.pipe(decoders[i + 1]!);
     const last = decoders[decoders.length - 1]!;
-    const reader = this.#reader!;
     const max = this.#ctx.decompress.maxSize;
     let produced = 0;
     const fail = (err: Error) => {
       if (this.#complete) {
-        reader.setException(err);
+        this.#reader?.setException(err);
         this.finish();
       } else this.abort(err);
     };
@@ -368,9 +413,14 @@ export class ResponseHandler implements ResponseSource {
         fail(new ClientPayloadError(`Decompressed body exceeds the ${max}-byte limit (maxDecompressedSize)`));
         return;
       }
+      const reader = this.#reader;
+      if (!reader) {
+        this.#abandoned();
+        return;
+      }
       if (!reader.feed(chunk)) last.pause();
     });
-    reader.setResume(() => {
+    this.#reader!.setResume(() => {
       last.resume();
       this.#resumeSocket?.();
     });

@@ -18,6 +18,7 @@ export class StreamReader implements AsyncIterable<Buffer> {
   #eof = false;
   #error: Error | undefined;
   #wake: (() => void) | undefined;
+  #onWait: ((reader: StreamReader | undefined) => void) | undefined;
   #resume: (() => void) | undefined;
   #paused = false;
   #wantsAll = false;
@@ -47,6 +48,14 @@ export class StreamReader implements AsyncIterable<Buffer> {
       return false;
     }
     return true;
+  }
+
+  /**
+   * @internal Told `this` when a read starts waiting for data and `undefined` when it stops: the
+   * source holds the reader only weakly otherwise, so an abandoned body can be collected.
+   */
+  setWaitHook(hook: (reader: StreamReader | undefined) => void): void {
+    this.#onWait = hook;
   }
 
   /** @internal How to resume the source after `feed` returned false. */
@@ -264,8 +273,10 @@ export class StreamReader implements AsyncIterable<Buffer> {
 
   #notify(): void {
     const wake = this.#wake;
+    if (!wake) return;
     this.#wake = undefined;
-    wake?.();
+    this.#onWait?.(undefined);
+    wake();
   }
 
   #wait(needMore = false): Promise<void> {
@@ -274,6 +285,7 @@ export class StreamReader implements AsyncIterable<Buffer> {
     if (needMore && this.#paused) this.#forceResume();
     return new Promise((resolve) => {
       this.#wake = resolve;
+      this.#onWait?.(this);
     });
   }
 

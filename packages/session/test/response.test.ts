@@ -1,3 +1,5 @@
+import v8 from "node:v8";
+import vm from "node:vm";
 import { ClientConnectionError, ClientPayloadError, ClientResponseError, ContentTypeError } from "@x/errors";
 import { router, sleep, startHttpServer, startRawServer } from "@x/fixtures";
 import { describe, expect, it } from "vitest";
@@ -252,6 +254,46 @@ describe("connections and release", () => {
     await using again = await session.get(srv.url("/json"));
     expect(srv.stats.accepted).toBe(2);
     expect(again.status).toBe(200);
+  });
+
+  it("a response dropped unread gives its connection back once collected (aiohttp's __del__)", async () => {
+    v8.setFlagsFromString("--expose-gc");
+    const gc = vm.runInNewContext("gc") as () => void;
+    await using srv = await startHttpServer(handler);
+    await using session = new ClientSession({
+      connector: new (await import("@x/connector")).TCPConnector({ limit: 1 }),
+      timeout: { connect: 3000 },
+    });
+    const drop = async () => {
+      const resp = await session.get(srv.url("/big"));
+      expect(resp.status).toBe(200);
+    };
+    // Each 512 KiB body is far past readBufsize, so it holds the only connection until released.
+    for (let i = 0; i < 3; i++) {
+      await drop();
+      await sleep(10);
+      gc();
+      await sleep(10);
+    }
+    const last = await session.get(srv.url("/json"));
+    expect(await last.json()).toEqual({ a: 1 });
+    expect(srv.stats.accepted).toBe(4);
+  });
+
+  it("a pending read keeps its response alive through collection", async () => {
+    v8.setFlagsFromString("--expose-gc");
+    const gc = vm.runInNewContext("gc") as () => void;
+    await using srv = await startHttpServer(async (_req, res) => {
+      res.write("first ");
+      await sleep(100);
+      res.end("second");
+    });
+    await using session = new ClientSession();
+    // Nothing but the pending read refers to the response or its reader.
+    const text = (async () => (await session.get(srv.url())).text())();
+    await sleep(30);
+    gc();
+    expect(await text).toBe("first second");
   });
 
   it("a body cut short is a ClientPayloadError", async () => {
