@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // The README's test command: builds, type-checks, lints and packaging-checks every package
-// (turbo), runs every test lane, then prints one plain summary line counted from vitest's
-// JSON results:
+// (turbo), runs every test lane (this Node, Node 22, Node 24), proves the packed tarballs
+// (packed.mjs), then prints one plain summary line counted from vitest's JSON results:
 //   N passed, N failed
 // Exits non-zero if any step or lane failed or any test failed.
 import { spawnSync } from "node:child_process";
@@ -40,23 +40,37 @@ const steps = [
   },
 ];
 
-/** Each lane: a name and the command that runs it, writing vitest JSON into .test-results/<name>.json. */
-const lanes = [
-  {
-    name: "node-current",
-    cmd: process.execPath,
-    args: [
-      vitest,
-      "run",
-      "--reporter=default",
-      "--reporter=json",
-      `--outputFile.json=${join(results, "node-current.json")}`,
-    ],
-  },
+/** The vitest arguments of a lane writing its JSON results to .test-results/<name>.json. */
+const vitestArgs = (name) => [
+  vitest,
+  "run",
+  "--reporter=default",
+  "--reporter=json",
+  `--outputFile.json=${join(results, `${name}.json`)}`,
+];
+
+/**
+ * Each lane runs the whole suite: on this Node, then on Node 22 and 24 from npm's `node@22` and
+ * `node@24` packages (`LANES=node-current` runs one lane only).
+ */
+const allLanes = [
+  { name: "node-current", cmd: process.execPath, args: vitestArgs("node-current") },
+  ...["22", "24"].map((major) => ({
+    name: `node-${major}`,
+    cmd: "npx",
+    args: ["-y", "-p", `node@${major}`, "node", ...vitestArgs(`node-${major}`)],
+  })),
+];
+const only = process.env.LANES?.split(",").map((s) => s.trim());
+const lanes = only ? allLanes.filter((l) => only.includes(l.name)) : allLanes;
+
+/** After the lanes: the design card's three uses from packed tarballs (see packed.mjs). */
+const after = [
+  { name: "packed tarballs", cmd: process.execPath, args: [join(root, "tooling", "scripts", "packed.mjs")] },
 ];
 
 const failedSteps = [];
-for (const step of [...steps, ...lanes]) {
+for (const step of [...steps, ...lanes, ...after]) {
   console.log(`\n=== ${step.name} ===`);
   const res = spawnSync(step.cmd, step.args, { cwd: root, stdio: "inherit", env });
   if (res.status !== 0) {

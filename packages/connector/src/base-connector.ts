@@ -11,7 +11,7 @@ import type { ConnectorDispatchExtension, ConnectorDispatchOptions, KeyOptions }
 import { toLegacyHandler } from "./handler-adapter.js";
 import { Pool, type PoolWaiter } from "./pool.js";
 import type { PoolKey } from "./pool-key.js";
-import { PooledRequest, type RequestHost } from "./pooled-request.js";
+import { PooledRequest } from "./pooled-request.js";
 import { type ConnectorTrace, publish } from "./trace.js";
 
 /** Options every connector takes (aiohttp's `BaseConnector` arguments; durations in ms). */
@@ -107,7 +107,9 @@ function checkDuration(
  * Subclasses say how to open a socket ({@link BaseConnector.openSocket}) and, optionally, what
  * makes two requests share one ({@link BaseConnector.createKey}).
  */
-export abstract class BaseConnector extends Dispatcher implements RequestHost, AsyncDisposable {
+export abstract class BaseConnector extends Dispatcher implements AsyncDisposable {
+  // It is the RequestHost of pooled-request.ts structurally: those methods are @internal and
+  // stripped from the published types, so the class cannot name that interface.
   readonly pool: Pool;
   readonly #keepaliveTimeout: number;
   readonly #forceClose: boolean;

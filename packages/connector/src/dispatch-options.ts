@@ -41,7 +41,7 @@ export interface ConnectorDispatchOptions {
   onConnection?: ((info: ConnectionInfo) => void) | undefined;
 }
 
-/** @internal What `createKey` sees: the dispatch options, and whether a raw tunnel is wanted. */
+/** What `createKey` sees: the dispatch options, and whether a raw tunnel (CONNECT, websocket) is wanted. */
 export interface KeyOptions extends ConnectorDispatchOptions {
   tunnel?: boolean;
 }

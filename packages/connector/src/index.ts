@@ -11,6 +11,7 @@ export type {
   ConnectorDispatchExtension,
   ConnectorDispatchOptions,
   ConnectorTimeouts,
+  KeyOptions,
 } from "./dispatch-options.js";
 export { type DispatchFailure, dispatchError } from "./error-mapping.js";
 export { checkHeaderName, checkHeaderValue, isToken } from "./fields.js";

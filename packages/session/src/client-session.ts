@@ -12,7 +12,7 @@ import { HeaderList } from "./headers.js";
 import { netrcFor } from "./netrc.js";
 import type { ClientSessionOptions, RequestOptions } from "./options.js";
 import { proxyFromEnv } from "./proxy-env.js";
-import { type CallHost, type HopResult, RequestCall } from "./request-call.js";
+import { type HopResult, RequestCall } from "./request-call.js";
 import { ResponseHandler } from "./response-handler.js";
 import { resolveConfig, type SessionConfig } from "./session-config.js";
 import { resolveUrl } from "./url.js";
@@ -38,7 +38,9 @@ const unclosed = new FinalizationRegistry<string>((where) => {
  * console.log(resp.status, await resp.json());
  * @throws {InvalidArgumentError} for invalid options.
  */
-export class ClientSession implements CallHost, AsyncDisposable {
+export class ClientSession implements AsyncDisposable {
+  // It is the CallHost of request-call.ts structurally: those members are @internal and stripped
+  // from the published types, so the class cannot name that interface.
   /** @internal */
   readonly config: SessionConfig;
   readonly #dispatcher: Dispatcher;

@@ -27,20 +27,22 @@ describe("nginx", () => {
     expect(after.accepts - before.accepts).toBeLessThanOrEqual(10);
   }, 60_000);
 
-  it("a 100 MiB download streams through with flat memory", async () => {
-    await using nginx = await startNginx({ files: { "big.bin": 100 * MiB } });
+  it("a 256 MiB download (past the 100 MiB asked for) streams through with flat memory", async () => {
+    await using nginx = await startNginx({ files: { "big.bin": 256 * MiB } });
     await using session = new ClientSession();
     const base = process.memoryUsage.rss();
     let peak = base;
     let received = 0;
     const resp = await session.get(`${nginx.origin}/big.bin`);
-    expect(resp.contentLength).toBe(100 * MiB);
+    expect(resp.contentLength).toBe(256 * MiB);
     for await (const chunk of resp.content) {
       received += chunk.length;
       if ((received & 0xfffff) < chunk.length) peak = Math.max(peak, process.memoryUsage.rss());
     }
-    expect(received).toBe(100 * MiB);
-    expect((peak - base) / MiB).toBeLessThan(48);
+    expect(received).toBe(256 * MiB);
+    // Buffering would grow by the body's size; streaming stays at what the GC lets pile up
+    // before it runs (tens of MiB, most on Node 24).
+    expect((peak - base) / MiB).toBeLessThan(96);
   }, 60_000);
 
   it("serves https verified against the generated CA, and is refused without it", async () => {
