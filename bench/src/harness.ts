@@ -16,9 +16,11 @@ export interface Result {
   cpuPer10k: number;
 }
 
-/** Starts the benchmark server in a child process. */
-export async function startServer(): Promise<{ port: number; stop(): void }> {
-  const child: ChildProcess = fork(fileURLToPath(new URL("./server.ts", import.meta.url)), [], {
+/** Starts a server script of this folder (default: the benchmark server) in a child process. */
+export async function startServer(
+  script = "./server.ts",
+): Promise<{ port: number; child: ChildProcess; stop(): void }> {
+  const child: ChildProcess = fork(fileURLToPath(new URL(script, import.meta.url)), [], {
     execArgv: ["--import", "tsx"],
     stdio: ["ignore", "pipe", "inherit", "ipc"],
   });
@@ -26,7 +28,7 @@ export async function startServer(): Promise<{ port: number; stop(): void }> {
     child.stdout?.once("data", (d: Buffer) => resolve(Number(d.toString().trim())));
     child.once("error", reject);
   });
-  return { port, stop: () => child.kill() };
+  return { port, child, stop: () => child.kill() };
 }
 
 /** Runs `client` with `concurrency` callers for `ms`, after a short warm-up. */

@@ -9,14 +9,13 @@
 //
 //   pnpm soak [-- --leak 100000 --soak 1000000 --callers 10000 --limit 100]
 // Prints its figures and exits non-zero when a check fails.
-import { type ChildProcess, fork } from "node:child_process";
 import { readdirSync } from "node:fs";
-import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import v8 from "node:v8";
 import vm from "node:vm";
 import { TCPConnector } from "@x/connector";
 import { ClientSession } from "@x/session";
+import { startServer } from "./harness.js";
 
 const { values } = parseArgs({
   args: process.argv.slice(2).filter((a) => a !== "--"),
@@ -40,25 +39,13 @@ interface ServerStats {
 }
 
 async function startSoakServer() {
-  const child: ChildProcess = fork(fileURLToPath(new URL("./soak-server.ts", import.meta.url)), [], {
-    execArgv: ["--import", "tsx"],
-    stdio: ["ignore", "pipe", "inherit", "ipc"],
-  });
-  const port = await new Promise<number>((resolve, reject) => {
-    child.stdout?.once("data", (d: Buffer) => resolve(Number(d.toString().trim())));
-    child.once("error", reject);
-  });
+  const { port, child, stop } = await startServer("./soak-server.ts");
   const ask = (what: "stats" | "reset") =>
     new Promise<ServerStats>((resolve) => {
       child.once("message", (m) => resolve(m as ServerStats));
       child.send(what);
     });
-  return {
-    origin: `http://127.0.0.1:${port}`,
-    stats: () => ask("stats"),
-    reset: () => ask("reset"),
-    stop: () => child.kill(),
-  };
+  return { origin: `http://127.0.0.1:${port}`, stats: () => ask("stats"), reset: () => ask("reset"), stop };
 }
 
 const openFds = () => readdirSync("/proc/self/fd").length;

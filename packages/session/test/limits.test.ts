@@ -1,6 +1,6 @@
 import zlib from "node:zlib";
 import { ClientPayloadError } from "@x/errors";
-import { readBody, startHttpServer } from "@x/fixtures";
+import { peakRssGrowth, readBody, startHttpServer } from "@x/fixtures";
 import { beforeAll, describe, expect, it } from "vitest";
 import { ClientSession } from "../src/index.js";
 
@@ -18,21 +18,6 @@ beforeAll(() => {
   bombs.deflate = zlib.deflateSync(zeros, { level: 9 });
   bombs.br = zlib.brotliCompressSync(zeros, { params: { [zlib.constants.BROTLI_PARAM_QUALITY]: 4 } });
 }, 30_000);
-
-/** Peak RSS growth, in MiB, while `run` runs. */
-async function peakRssGrowth(run: () => Promise<void>): Promise<number> {
-  const base = process.memoryUsage.rss();
-  let peak = base;
-  const timer = setInterval(() => {
-    peak = Math.max(peak, process.memoryUsage.rss());
-  }, 5);
-  try {
-    await run();
-  } finally {
-    clearInterval(timer);
-  }
-  return (Math.max(peak, process.memoryUsage.rss()) - base) / MiB;
-}
 
 /** Serves the bomb for `coding` at /bomb/<coding>, and as the body of a redirect at /r/<coding>. */
 function bombServer() {

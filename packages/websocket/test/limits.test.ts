@@ -1,28 +1,12 @@
 import zlib from "node:zlib";
 import { ClientPayloadError } from "@x/errors";
-import { type RawConnection, rawWsHandshake, sleep, startRawServer } from "@x/fixtures";
+import { peakRssGrowth, type RawConnection, rawWsHandshake, sleep, startRawServer } from "@x/fixtures";
 import { describe, expect, it } from "vitest";
 import { WSMsgType, wsConnect } from "../src/index.js";
 
 // Memory a hostile server can make a websocket client spend: frames that inflate far past their
 // size (the permessage-deflate bomb ws fixed in CVE-2024-37890's neighbourhood), floods of tiny
 // fragments, and floods of pings while nobody reads.
-
-/** Peak RSS growth, in MiB, while `run` runs (sampled every 10 ms). */
-async function peakRssGrowth(run: () => Promise<void>): Promise<number> {
-  const base = process.memoryUsage.rss();
-  let peak = base;
-  const timer = setInterval(() => {
-    peak = Math.max(peak, process.memoryUsage.rss());
-  }, 10);
-  try {
-    await run();
-  } finally {
-    clearInterval(timer);
-  }
-  peak = Math.max(peak, process.memoryUsage.rss());
-  return (peak - base) / 2 ** 20;
-}
 
 /** A server→client frame (unmasked) with `opcode`, FIN and optionally RSV1. */
 function frame(opcode: number, payload: Buffer, { fin = true, rsv1 = false } = {}): Buffer {
