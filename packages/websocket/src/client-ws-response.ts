@@ -107,7 +107,18 @@ export class ClientWebSocketResponse implements AsyncDisposable, AsyncIterable<W
       );
     });
     ws.on("ping", (data: Buffer) => {
-      if (!init.autoping) this.#push(message(WSMsgType.PING, data), data.length);
+      if (!init.autoping) {
+        this.#push(message(WSMsgType.PING, data), data.length);
+      } else if (ws.readyState !== ws.OPEN && !this.#closing && this.#exception === null) {
+        // ws drops the connection when more than 60 automatic pongs wait to be written: the
+        // peer pings faster than it reads. Say so rather than report a bare 1006.
+        const err = new ClientPayloadError(
+          "the server sent pings faster than it read the pongs (more than 60 pending); connection dropped",
+        );
+        this.#exception = err;
+        this.#closeCode ??= 1006;
+        this.#push(message(WSMsgType.ERROR, err), 0);
+      }
     });
     ws.on("pong", (data: Buffer) => {
       if (this.#pongTimer) {

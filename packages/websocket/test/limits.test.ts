@@ -101,14 +101,18 @@ describe("websocket resource limits", () => {
     return { srv, state };
   }
 
-  it("a ping flood with autoping: the connection is cut (1006) once 60 pongs are pending, memory bounded", async () => {
+  it("a ping flood with autoping: ERROR, then the connection is cut (1006) once 60 pongs are pending; memory bounded", async () => {
     const { srv, state } = await pingFlood();
     await using _srv = srv;
     const growth = await peakRssGrowth(async () => {
       await using ws = await wsConnect(srv.url("/"), { timeout: { wsClose: 50 } });
-      const msg = await ws.receive(5000);
-      expect(msg.type).toBe(WSMsgType.CLOSE);
-      expect(msg.data).toBe(1006);
+      const error = await ws.receive(5000);
+      expect(error.type).toBe(WSMsgType.ERROR);
+      expect(error.data).toBeInstanceOf(ClientPayloadError);
+      expect(ws.exception()).toBe(error.data);
+      const close = await ws.receive();
+      expect(close.type).toBe(WSMsgType.CLOSE);
+      expect(close.data).toBe(1006);
       expect((await ws.receive()).type).toBe(WSMsgType.CLOSED);
     });
     expect(state.conn!.socket.bytesWritten).toBeLessThan(state.total / 2);
