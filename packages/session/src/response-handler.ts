@@ -67,10 +67,13 @@ export class ResponseHandler implements ResponseSource {
   #abort: ((err?: Error) => void) | undefined;
   #abortReason: Error | undefined;
   /**
-   * The body's reader, held weakly: the response (and the caller) hold it. While a read waits
-   * for data it is pinned here, so a pending read always completes; otherwise a response dropped
-   * unread is collected, and `abandoned` closes its connection (aiohttp's `__del__`).
+   * The body's reader. Held strongly while the body flows; once it backs up (the caller is not
+   * reading, so the connection is held) only weakly, through `#readerRef`: the response and the
+   * caller hold it. While a read waits for data it is pinned, so a pending read always
+   * completes; a response dropped unread is collected, and `abandon` closes its connection
+   * (aiohttp's `__del__`). Bodies that arrive whole never pay for the weak reference.
    */
+  #heldReader: StreamReader | undefined;
   #readerRef: WeakRef<StreamReader> | undefined;
   #pinned: StreamReader | undefined;
   #settled = false;
@@ -171,7 +174,7 @@ export class ResponseHandler implements ResponseSource {
   finish(): void {
     if (this.#finished) return;
     this.#finished = true;
-    abandonment.unregister(this);
+    if (this.#readerRef) abandonment.unregister(this);
     if (this.#readTimer) clearTimeout(this.#readTimer);
     this.#owner.hopFinished(this);
   }
@@ -229,11 +232,10 @@ export class ResponseHandler implements ResponseSource {
     }
     ctx.observer?.responseStarted(contentLength);
     const reader = new StreamReader(ctx.readBufsize, 2 * ctx.readBufsize);
-    this.#readerRef = new WeakRef(reader);
+    this.#heldReader = reader;
     reader.setWaitHook((waiting) => {
       this.#pinned = waiting;
     });
-    abandonment.register(reader, this, this);
     const resumeSocket = () => {
       this.#readerPaused = false;
       this.#touch();
@@ -304,7 +306,10 @@ export class ResponseHandler implements ResponseSource {
     const reader = this.#reader;
     if (!reader) return this.#abandoned();
     const more = reader.feed(chunk);
-    if (!more) this.#readerPaused = true;
+    if (!more) {
+      this.#readerPaused = true;
+      this.#holdWeakly();
+    }
     return more;
   }
 
@@ -369,7 +374,16 @@ export class ResponseHandler implements ResponseSource {
   }
 
   get #reader(): StreamReader | undefined {
-    return this.#pinned ?? this.#readerRef?.deref();
+    return this.#heldReader ?? this.#pinned ?? this.#readerRef?.deref();
+  }
+
+  /** The body backed up: from now on the reader is held weakly (see `#heldReader`). */
+  #holdWeakly(): void {
+    const reader = this.#heldReader;
+    if (!reader || this.#complete || this.#finished) return;
+    this.#heldReader = undefined;
+    this.#readerRef = new WeakRef(reader);
+    abandonment.register(reader, this, this);
   }
 
   /** The response was dropped before its body was read: its connection is closed. Returns false. */
@@ -418,7 +432,10 @@ export class ResponseHandler implements ResponseSource {
         this.#abandoned();
         return;
       }
-      if (!reader.feed(chunk)) last.pause();
+      if (!reader.feed(chunk)) {
+        last.pause();
+        this.#holdWeakly();
+      }
     });
     this.#reader!.setResume(() => {
       last.resume();
