@@ -167,7 +167,7 @@ export class TCPConnector extends BaseConnector {
       // keeps working), but a pin is a promise about the peer that plain HTTP cannot keep.
       if (
         requested instanceof Fingerprint ||
-        (typeof requested === "object" && "fingerprint" in requested && requested.fingerprint !== undefined)
+        (typeof requested === "object" && requested?.fingerprint !== undefined)
       ) {
         throw new InvalidArgumentError(
           `a fingerprint was given for ${url.protocol}//${url.host}, which is not a TLS URL`,

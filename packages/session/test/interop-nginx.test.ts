@@ -1,6 +1,6 @@
 import { TCPConnector } from "@x/connector";
 import { ClientConnectorCertificateError } from "@x/errors";
-import { NGINX_SMALL_BODY, startNginx, testCertificates } from "@x/fixtures";
+import { NGINX_SMALL_BODY, peakRssGrowth, startNginx, testCertificates } from "@x/fixtures";
 import { describe, expect, it } from "vitest";
 import { ClientSession } from "../src/index.js";
 
@@ -30,19 +30,16 @@ describe("nginx", () => {
   it("a 256 MiB download (past the 100 MiB asked for) streams through with flat memory", async () => {
     await using nginx = await startNginx({ files: { "big.bin": 256 * MiB } });
     await using session = new ClientSession();
-    const base = process.memoryUsage.rss();
-    let peak = base;
     let received = 0;
-    const resp = await session.get(`${nginx.origin}/big.bin`);
-    expect(resp.contentLength).toBe(256 * MiB);
-    for await (const chunk of resp.content) {
-      received += chunk.length;
-      if ((received & 0xfffff) < chunk.length) peak = Math.max(peak, process.memoryUsage.rss());
-    }
+    const growth = await peakRssGrowth(async () => {
+      const resp = await session.get(`${nginx.origin}/big.bin`);
+      expect(resp.contentLength).toBe(256 * MiB);
+      for await (const chunk of resp.content) received += chunk.length;
+    });
     expect(received).toBe(256 * MiB);
     // Buffering would grow by the body's size; streaming stays at what the GC lets pile up
     // before it runs (tens of MiB, most on Node 24).
-    expect((peak - base) / MiB).toBeLessThan(96);
+    expect(growth).toBeLessThan(96);
   }, 60_000);
 
   it("serves https verified against the generated CA, and is refused without it", async () => {
