@@ -1,55 +1,25 @@
 import type { Socket } from "node:net";
-import {
-  ConnectionTimeoutError,
-  ConnectorClosedError,
-  InvalidArgumentError,
-  InvalidUrlClientError,
-} from "@x/errors";
-import { Client, Dispatcher } from "undici";
+import { ConnectorClosedError, InvalidArgumentError, InvalidUrlClientError } from "@x/errors";
+import { Dispatcher, errors as undiciErrors } from "undici";
+import { Acquisition } from "./acquisition.js";
 import type { Connection } from "./connection.js";
+import { ConnectionClients } from "./connection-client.js";
+import { type ConnectAttempt, ConnectionOpener } from "./connection-opener.js";
+import {
+  type BaseConnectorOptions,
+  type ConnectorSettings,
+  resolveConnectorOptions,
+} from "./connector-options.js";
 import type { ConnectorDispatchExtension, ConnectorDispatchOptions, KeyOptions } from "./dispatch-options.js";
-import { toLegacyHandler } from "./handler-adapter.js";
-import { Pool, type PoolWaiter } from "./pool.js";
+import { H2Sharing } from "./h2-sharing.js";
+import { forHandlers, isDispatcherClosed } from "./handler-errors.js";
+import { controllerHandler } from "./legacy-handler.js";
+import { Pool } from "./pool.js";
 import type { PoolKey } from "./pool-key.js";
-import { PooledRequest } from "./pooled-request.js";
-import { type ConnectorTrace, publish } from "./trace.js";
+import { PooledRequest, type RequestHost } from "./pooled-request.js";
 
-/** Options every connector takes (aiohttp's `BaseConnector` arguments; durations in ms). */
-export interface BaseConnectorOptions {
-  /** How long a released connection may wait for reuse, ms. Default 15000; 0 disables keep-alive. */
-  keepaliveTimeout?: number;
-  /** Close every connection after its response instead of keeping it alive. Default `false`. */
-  forceClose?: boolean;
-  /** Most connections in use at once, over all hosts. Default 100; 0 = unlimited. */
-  limit?: number;
-  /** Most connections in use at once to one endpoint (host, port, TLS settings). Default 0 = unlimited. */
-  limitPerHost?: number;
-  /**
-   * Close idle TLS connections gracefully (send close_notify) but abort them if the peer has not
-   * finished closing within 2 s — aiohttp's guard for servers that never complete the TLS
-   * shutdown. Without it, idle TLS connections are aborted at once. Default `false`.
-   */
-  enableCleanupClosed?: boolean;
-  /** Timeout of each connection attempt (TCP connect plus TLS handshake), ms; `null` = none. Default 30000. */
-  connectTimeout?: number | null;
-  /** Largest response head (status line and headers) accepted, bytes. Default: Node's `http.maxHeaderSize` (16 KiB). */
-  maxHeaderSize?: number;
-  /**
-   * Offer HTTP/2 to https origins (ALPN `h2`, falling back to HTTP/1.1). An HTTP/2 connection
-   * carries up to 100 requests at once and counts once against `limit`. Default `false`.
-   */
-  allowH2?: boolean;
-}
-
-/** What one connection attempt may use. */
-export interface ConnectAttempt {
-  /** Aborted when the request is cancelled or the connector closes; reject with `signal.reason`. */
-  readonly signal: AbortSignal;
-  /** Per-attempt timeout, ms; `null` = none. */
-  readonly timeout: number | null;
-  /** The request's trace hooks, for DNS events. */
-  readonly trace: ConnectorTrace | undefined;
-}
+export type { ConnectAttempt } from "./connection-opener.js";
+export type { BaseConnectorOptions } from "./connector-options.js";
 
 /** `connector.connect()`'s argument: where to connect, and the request's connector settings. */
 export interface ConnectRequest extends ConnectorDispatchOptions {
@@ -70,138 +40,127 @@ export interface ConnectorStats {
 }
 
 const DEFAULT_PORTS: Record<string, number> = { "http:": 80, "https:": 443, "ws:": 80, "wss:": 443 };
-/** Concurrent requests on one HTTP/2 connection (Node's http2 servers allow 100 by default). */
-const MAX_STREAMS = 100;
 
-function checkCount(name: string, value: number | undefined, fallback: number): number {
-  if (value === undefined) return fallback;
-  if (value === Number.POSITIVE_INFINITY) return 0;
-  if (!Number.isInteger(value) || value < 0) {
-    throw new InvalidArgumentError(
-      `${name} must be a non-negative integer (0 = unlimited), got ${String(value)}`,
-    );
-  }
-  return value;
-}
-
-function checkDuration(
-  name: string,
-  value: number | null | undefined,
-  fallback: number | null,
-): number | null {
-  if (value === undefined) return fallback;
-  if (value === null) return null;
-  if (typeof value !== "number" || !Number.isFinite(value) || value < 0) {
-    throw new InvalidArgumentError(
-      `${name} must be a non-negative number of milliseconds, got ${String(value)}`,
-    );
-  }
-  return value;
-}
+type DispatchOptions = Dispatcher.DispatchOptions & ConnectorDispatchExtension;
+type Callback = (err: Error | null, data: null) => void;
 
 /**
  * The base of every connector: a connection pool with aiohttp's semantics that is also an undici
- * `Dispatcher`, so `fetch(url, { dispatcher })`, `undici.request(url, { dispatcher })` and
- * `@x/session` all use it the same way.
+ * `Dispatcher`, so `fetch(url, { dispatcher })`, `undici.request(url, { dispatcher })`,
+ * `dispatcher.compose(interceptors…)` and `@x/session` all use it the same way.
  *
- * Subclasses say how to open a socket ({@link BaseConnector.openSocket}) and, optionally, what
- * makes two requests share one ({@link BaseConnector.createKey}).
+ * It composes the connector's parts: the {@link Pool} (limits, FIFO waiters, idle connections),
+ * one `Acquisition` per request (timeouts, abort, queue traces), the `ConnectionOpener` (socket
+ * opening, events), `H2Sharing` (HTTP/2 streams and coalescing) and the undici `Client` of each
+ * connection. Subclasses say how to open a socket ({@link BaseConnector.openSocket}) and,
+ * optionally, what makes two requests share one ({@link BaseConnector.createKey}).
  */
 export abstract class BaseConnector extends Dispatcher implements AsyncDisposable {
-  // It is the RequestHost of pooled-request.ts structurally: those methods are @internal and
-  // stripped from the published types, so the class cannot name that interface.
-  readonly pool: Pool;
-  readonly #keepaliveTimeout: number;
-  readonly #forceClose: boolean;
-  readonly #limit: number;
-  readonly #limitPerHost: number;
-  readonly #cleanupClosed: boolean;
-  readonly #connectTimeout: number | null;
-  readonly #maxHeaderSize: number | undefined;
-  readonly #allowH2: boolean;
-  readonly #shared = new Map<string, Set<Connection>>();
-  /** Requests waiting for a connection being opened that may speak HTTP/2, per key. */
-  readonly #opening = new Map<string, PooledRequest[]>();
+  readonly #settings: ConnectorSettings;
+  readonly #pool: Pool;
+  readonly #sharing: H2Sharing;
+  readonly #clients: ConnectionClients;
+  readonly #host: RequestHost;
   readonly #keys = new Map<string, PoolKey>();
-  readonly #handedToClient = new WeakSet<Socket>();
+  /** Requests dispatched and not yet ended, for a graceful `close()`. */
+  #inflight = 0;
+  #idleWaiters: Array<() => void> = [];
+  #needDrain = false;
+  #closed = false;
+  #destroyed = false;
   #closing: Promise<void> | undefined;
+  #closeDone = false;
+  #destroying: Promise<void> | undefined;
 
   constructor(options: BaseConnectorOptions = {}) {
     super();
-    if (typeof options !== "object" || options === null)
-      throw new InvalidArgumentError("options must be an object");
-    this.#forceClose = options.forceClose ?? false;
-    if (typeof this.#forceClose !== "boolean") throw new InvalidArgumentError("forceClose must be a boolean");
-    if (this.#forceClose && options.keepaliveTimeout !== undefined && options.keepaliveTimeout !== 0) {
-      throw new InvalidArgumentError("keepaliveTimeout cannot be set if forceClose is true");
-    }
-    this.#keepaliveTimeout = this.#forceClose
-      ? 0
-      : (checkDuration("keepaliveTimeout", options.keepaliveTimeout, 15_000) ?? 0);
-    this.#limit = checkCount("limit", options.limit, 100);
-    this.#limitPerHost = checkCount("limitPerHost", options.limitPerHost, 0);
-    this.#cleanupClosed = options.enableCleanupClosed ?? false;
-    this.#connectTimeout = checkDuration("connectTimeout", options.connectTimeout, 30_000);
-    if (
-      options.maxHeaderSize !== undefined &&
-      (!Number.isInteger(options.maxHeaderSize) || options.maxHeaderSize < 1)
-    ) {
-      throw new InvalidArgumentError("maxHeaderSize must be a positive integer");
-    }
-    this.#maxHeaderSize = options.maxHeaderSize;
-    this.#allowH2 = options.allowH2 ?? false;
-    if (typeof this.#allowH2 !== "boolean") throw new InvalidArgumentError("allowH2 must be a boolean");
-    this.pool = new Pool(
-      { limit: this.#limit, limitPerHost: this.#limitPerHost, keepaliveTimeout: this.#keepaliveTimeout },
-      { destroy: (conn) => this.#destroyConnection(conn), idle: (conn) => this.#onIdle(conn) },
+    const settings = resolveConnectorOptions(options);
+    this.#settings = settings;
+    const pool = new Pool(
+      {
+        limit: settings.limit,
+        limitPerHost: settings.limitPerHost,
+        keepaliveTimeout: settings.keepaliveTimeout,
+      },
+      { destroy: (conn, err) => this.#destroyConnection(conn, err), idle: (conn) => this.#onIdle(conn) },
     );
+    const connector = this;
+    const opener = new ConnectionOpener(
+      {
+        dispatcher: this,
+        get destroyed() {
+          return connector.#destroyed;
+        },
+        openSocket: (key, attempt) => this.openSocket(key, attempt),
+        socketClosed: (conn, socket) => this.#socketClosed(conn, socket),
+      },
+      settings,
+    );
+    this.#pool = pool;
+    this.#sharing = new H2Sharing(pool);
+    this.#clients = new ConnectionClients(settings, opener, this);
+    this.#host = {
+      pool,
+      sharing: this.#sharing,
+      opener,
+      forceClose: settings.forceClose,
+      get closing() {
+        return connector.#closed;
+      },
+      clientFor: (conn) => this.#clients.clientFor(conn),
+      upgraded: (conn) => this.#upgraded(conn),
+      leave: (conn) => this.#leave(conn),
+      settled: (request) => this.#settled(request),
+    };
   }
 
-  /** True once `close()` was called. */
+  /** True once `close()` was called (undici's meaning). */
   get closed(): boolean {
-    return this.#closing !== undefined;
+    return this.#closed;
   }
 
-  /** Same as `closed`: a closed connector is destroyed (undici's name). */
+  /** True once `destroy()` was called, or `close()` has finished (undici's meaning). */
   get destroyed(): boolean {
-    return this.#closing !== undefined;
+    return this.#destroyed;
   }
 
   /** True when connections are closed after each response. */
   get forceClose(): boolean {
-    return this.#forceClose;
+    return this.#settings.forceClose;
   }
 
   /** The cap on connections in use over all hosts; 0 = unlimited. */
   get limit(): number {
-    return this.#limit;
+    return this.#settings.limit;
   }
 
   /** The cap on connections in use per endpoint; 0 = unlimited. */
   get limitPerHost(): number {
-    return this.#limitPerHost;
+    return this.#settings.limitPerHost;
   }
 
   /** True when HTTP/2 is offered to https origins. */
   get allowH2(): boolean {
-    return this.#allowH2;
+    return this.#settings.allowH2;
   }
 
   /** How long idle connections are kept, ms (0 when keep-alive is off). */
   get keepaliveTimeout(): number {
-    return this.#keepaliveTimeout;
+    return this.#settings.keepaliveTimeout;
   }
 
   /** Connections in use, idle, and requests waiting. */
   get stats(): ConnectorStats {
-    return { acquired: this.pool.acquiredCount, idle: this.pool.idleCount, waiting: this.pool.waitingCount };
+    const pool = this.#pool;
+    return { acquired: pool.acquiredCount, idle: pool.idleCount, waiting: pool.waitingCount };
   }
 
   // ── what subclasses provide ─────────────────────────────────────────
 
   /**
-   * Opens a socket for `key`: connected, and secured when `key.tls` is set. Reject with a
-   * `ClientConnectorError` subclass on failure, with `attempt.signal.reason` once it aborts.
+   * Opens a socket for `key`: connected, and secured when `key.tls` is set (offering
+   * `attempt.alpn`). Reject with a `ClientConnectorError` subclass on failure, with
+   * `attempt.signal.reason` once it aborts.
    */
   protected abstract openSocket(key: PoolKey, attempt: ConnectAttempt): Promise<Socket>;
 
@@ -221,60 +180,100 @@ export abstract class BaseConnector extends Dispatcher implements AsyncDisposabl
   // ── Dispatcher ──────────────────────────────────────────────────────
 
   /**
-   * undici's `Dispatcher.dispatch`: queues the request for a connection from the pool.
-   * `opts.connectorOptions` carries per-request TLS, timeouts and trace hooks.
+   * undici's `Dispatcher.dispatch`: the request waits for a connection from the pool, then runs
+   * on it. `opts.connectorOptions` carries per-request TLS, proxy, timeouts and trace hooks.
+   * Returns `false` when the request had to wait for a connection; `'drain'` follows once
+   * nothing waits any more.
    */
-  override dispatch(
-    opts: Dispatcher.DispatchOptions & ConnectorDispatchExtension,
-    handler: Dispatcher.DispatchHandler,
-  ): boolean {
-    if (!handler || typeof handler !== "object") throw new InvalidArgumentError("handler must be an object");
-    const legacy = toLegacyHandler(handler);
+  override dispatch(opts: DispatchOptions, handler: Dispatcher.DispatchHandler): boolean {
+    const caller = controllerHandler(handler);
     try {
-      if (!opts || typeof opts !== "object") throw new InvalidArgumentError("opts must be an object");
-      if (this.#closing) throw new ConnectorClosedError();
-      const key = this.#keyFor(opts.origin, opts.connectorOptions);
-      new PooledRequest(this, key, opts, legacy).start();
-      return true;
+      if (!opts || typeof opts !== "object")
+        throw new undiciErrors.InvalidArgumentError("opts must be an object.");
+      if (this.#destroyed) throw new undiciErrors.ClientDestroyedError();
+      if (this.#closed) throw new undiciErrors.ClientClosedError();
+      const x = opts.connectorOptions;
+      const key = this.#keyFor(opts.origin, x);
+      const upgrade = (opts.upgrade !== undefined && opts.upgrade !== null) || opts.method === "CONNECT";
+      const request = new PooledRequest(this.#host, key, opts, caller, upgrade ? "http1" : "shared");
+      this.#inflight++;
+      request.start();
+      // As undici's dispatchers do: false once this request took the last free place.
+      if (this.#pool.waitingCount === 0 && this.#pool.hasRoom(key.id)) return true;
+      this.#needDrain = true;
+      return false;
     } catch (err) {
-      if (!legacy.onError) throw err;
-      legacy.onError(err as Error);
+      caller.onResponseError?.(null as never, forHandlers(err, this.#closed) as Error);
       return false;
     }
   }
 
   /**
-   * Closes every connection — idle and in use — and fails every waiting request with
-   * `ConnectorClosedError` (aiohttp's `close()`; undici's `destroy()`). Resolves once every socket
-   * is closed.
+   * Closes gracefully (undici's `close()`): new requests fail with undici's `ClientClosedError`,
+   * requests already dispatched — waiting or running — finish, then every connection is closed.
+   * aiohttp's abrupt `close()` is {@link BaseConnector.destroy}.
+   * @throws undici's `InvalidArgumentError` for a callback that is not a function.
    */
   override close(): Promise<void>;
-  override close(callback: () => void): void;
-  override close(callback?: () => void): Promise<void> | void {
-    const done = this.#shutdown();
-    if (typeof callback === "function") {
-      done.then(() => callback());
-      return;
+  override close(callback: Callback): void;
+  override close(callback?: Callback): Promise<void> | void {
+    if (callback !== undefined && typeof callback !== "function") {
+      throw new undiciErrors.InvalidArgumentError("invalid callback");
     }
-    return done;
+    const done = this.#close();
+    if (!callback) return done;
+    done.then(
+      () => callback(null, null),
+      (err: Error) => callback(err, null),
+    );
   }
 
-  /** The same as {@link BaseConnector.close}: a connector's close is already abrupt. */
-  override destroy(err: Error | null, callback: () => void): void;
-  override destroy(callback: () => void): void;
+  /**
+   * Closes every connection — idle and in use — and fails every waiting and running request
+   * with `err` (default: undici's `ClientDestroyedError`); resolves once every socket is closed.
+   * This is aiohttp's `connector.close()`.
+   * @throws undici's `InvalidArgumentError` for a callback that is not a function.
+   */
+  override destroy(err: Error | null, callback: Callback): void;
+  override destroy(callback: Callback): void;
   override destroy(err?: Error | null): Promise<void>;
-  override destroy(errOrCallback?: Error | null | (() => void), callback?: () => void): Promise<void> | void {
-    const cb = typeof errOrCallback === "function" ? errOrCallback : callback;
-    const done = this.#shutdown();
-    if (cb) {
-      done.then(() => cb());
-      return;
+  override destroy(errOrCallback?: Error | null | Callback, callback?: Callback): Promise<void> | void {
+    let err = errOrCallback as Error | null | undefined;
+    let cb = callback;
+    if (typeof errOrCallback === "function") {
+      cb = errOrCallback;
+      err = null;
     }
-    return done;
+    if (cb !== undefined && typeof cb !== "function")
+      throw new undiciErrors.InvalidArgumentError("invalid callback");
+    const done = this.#destroy(err ?? null);
+    if (!cb) return done;
+    done.then(() => cb(null, null));
   }
 
+  /** `await using connector = …`: closes, aborting whatever still runs (aiohttp's `async with`). */
   async [Symbol.asyncDispose](): Promise<void> {
-    await this.close();
+    if (!this.#closed) void this.#close().catch(() => {});
+    await this.#destroy(null);
+  }
+
+  /**
+   * undici's `compose()`. The composed dispatcher is this connector with interceptors in front of
+   * `dispatch`: everything else — `close()`, `destroy()`, `connect()`, the getters — acts on the
+   * connector itself.
+   */
+  override compose(
+    ...interceptors: Array<
+      Dispatcher.DispatcherComposeInterceptor | Dispatcher.DispatcherComposeInterceptor[]
+    >
+  ): Dispatcher.ComposedDispatcher {
+    const composed = super.compose(...(interceptors as [Dispatcher.DispatcherComposeInterceptor[]]));
+    return new Proxy(composed, {
+      get: (target, key) => {
+        const value: unknown = Reflect.get(target, key);
+        return typeof value === "function" && key !== "dispatch" ? value.bind(this) : value;
+      },
+    });
   }
 
   // ── aiohttp's connect() ─────────────────────────────────────────────
@@ -301,7 +300,9 @@ export abstract class BaseConnector extends Dispatcher implements AsyncDisposabl
     request: ConnectRequest | Dispatcher.ConnectOptions<unknown>,
     callback?: (err: Error | null, data: Dispatcher.ConnectData<unknown>) => void,
   ): Promise<unknown> | undefined {
-    if ("url" in request && !("path" in request)) return this.#connectConnection(request);
+    if (request && typeof request === "object" && "url" in request && !("path" in request)) {
+      return this.#connectConnection(request);
+    }
     const options = request as Dispatcher.ConnectOptions<unknown>;
     if (!callback) return super.connect(options);
     super.connect(options, callback);
@@ -309,185 +310,144 @@ export abstract class BaseConnector extends Dispatcher implements AsyncDisposabl
   }
 
   async #connectConnection(request: ConnectRequest): Promise<Connection> {
-    if (this.#closing) throw new ConnectorClosedError();
+    if (this.#closed || this.#destroyed) throw new ConnectorClosedError();
     // A raw connection through a proxy must be a tunnel, whatever the scheme.
     const key = this.#keyFor(request.url, request, request.proxy !== undefined);
     const signal = request.signal;
     signal?.throwIfAborted();
-    const trace = request.trace;
-    const connectTimeout = request.timeout?.connect;
     return new Promise<Connection>((resolve, reject) => {
-      let conn: Connection | undefined;
-      let timer: NodeJS.Timeout | undefined;
-      let queued = false;
-      const cleanup = () => {
-        if (timer) clearTimeout(timer);
-        signal?.removeEventListener("abort", onAbort);
-      };
-      const queuedEnd = () => {
-        if (!queued) return;
-        queued = false;
-        trace?.onConnectionQueuedEnd?.();
-        publish("connectionQueuedEnd", () => ({ origin: key.origin, key: key.id }));
-      };
-      const giveUp = (reason: Error) => {
-        if (conn) {
-          conn.connecting?.abort(reason);
-          return;
-        }
-        if (this.pool.cancel(waiter)) queuedEnd();
-        cleanup();
-        reject(reason);
-      };
-      const onAbort = () => giveUp(signal?.reason as Error);
-      const waiter: PoolWaiter = {
-        key,
-        accepts: (c) => c.client === undefined,
-        queued: () => {
-          queued = true;
-          trace?.onConnectionQueuedStart?.();
-          publish("connectionQueuedStart", () => ({ origin: key.origin, key: key.id }));
+      const onAbort = () => acquisition.abort(signal?.reason as Error);
+      const acquisition = new Acquisition(
+        this.#host,
+        {
+          key,
+          need: "raw",
+          trace: request.trace,
+          connectTimeout: request.timeout?.connect,
+          sockConnect: request.timeout?.sockConnect,
         },
-        fail: (err) => {
-          queuedEnd();
-          cleanup();
-          reject(err);
+        (err, conn) => {
+          signal?.removeEventListener("abort", onAbort);
+          if (err || !conn)
+            reject(isDispatcherClosed(err) ? new ConnectorClosedError(undefined, { cause: err }) : err);
+          else resolve(conn);
         },
-        grant: (granted, reused) => {
-          conn = granted;
-          queuedEnd();
-          if (reused) {
-            trace?.onConnectionReuseconn?.();
-            publish("connectionReuseconn", () => ({ origin: key.origin, connection: granted }));
-            cleanup();
-            resolve(granted);
-            return;
-          }
-          granted.openContext = { trace, sockConnect: request.timeout?.sockConnect };
-          this.#open(granted).then(
-            () => {
-              cleanup();
-              resolve(granted);
-            },
-            (err: unknown) => {
-              cleanup();
-              granted.close();
-              reject(err);
-            },
-          );
-        },
-      };
+      );
       signal?.addEventListener("abort", onAbort, { once: true });
-      if (connectTimeout != null && connectTimeout > 0) {
-        timer = setTimeout(
-          () =>
-            giveUp(
-              new ConnectionTimeoutError(`Connection timeout after ${connectTimeout} ms`, {
-                host: key.hostname,
-                port: key.port,
-              }),
-            ),
-          connectTimeout,
-        );
-      }
-      this.pool.acquire(waiter);
+      acquisition.start();
     });
   }
 
-  // ── RequestHost: used by PooledRequest ──────────────────────────────
+  // ── the parts' callbacks ────────────────────────────────────────────
 
-  /** @internal */
-  clientFor(conn: Connection): Client {
-    const existing = conn.client;
-    if (existing && !existing.destroyed) return existing;
-    const keepAlive = this.#keepaliveTimeout > 0 ? this.#keepaliveTimeout : 1;
-    const h2 = this.#allowH2 && conn.key.protocol === "https:";
-    const client = new Client(conn.key.origin, {
-      connect: (_opts, callback) =>
-        this.#clientConnect(conn, callback as (err: Error | null, socket: Socket | null) => void),
-      // One request at a time over HTTP/1.1 (the pool decides); HTTP/2 streams share the socket.
-      pipelining: h2 ? MAX_STREAMS : 1,
-      ...(h2 ? { allowH2: true, maxConcurrentStreams: MAX_STREAMS } : {}),
-      keepAliveTimeout: keepAlive,
-      keepAliveMaxTimeout: keepAlive,
-      ...(this.#maxHeaderSize !== undefined ? { maxHeaderSize: this.#maxHeaderSize } : {}),
-    });
-    conn.setClient(client);
-    return client;
+  /** A request on `conn` ended: HTTP/1.1 connections go back to the pool, HTTP/2 ones when idle. */
+  #leave(conn: Connection): void {
+    if (conn.removeStream() === 0) conn.release();
+    else if (conn.h2) this.#sharing.fill(conn);
+    this.#drained(conn.key);
   }
 
-  /** @internal */
-  sharedFor(key: PoolKey): Connection | undefined {
-    const set = this.#shared.get(key.id);
-    if (!set) return undefined;
-    for (const conn of set) {
-      if (conn.state === "closed" || conn.state === "detached" || !conn.alive) {
-        set.delete(conn);
-        continue;
-      }
-      if (conn.state === "acquired" && conn.streams < MAX_STREAMS) return conn;
-    }
-    if (set.size === 0) this.#shared.delete(key.id);
-    return undefined;
-  }
-
-  /** @internal */
-  joinOpening(request: PooledRequest): boolean {
-    const waiting = this.#opening.get(request.key.id);
-    if (!waiting) return false;
-    waiting.push(request);
-    return true;
-  }
-
-  /** The connection being opened for `conn.key` is open (or failed): serve those who waited on it. */
-  #settleOpening(conn: Connection): void {
-    const waiting = this.#opening.get(conn.key.id);
-    if (!waiting) return;
-    this.#opening.delete(conn.key.id);
-    for (const request of waiting) {
-      if (request.settled) continue;
-      if (conn.h2 && conn.state === "acquired" && conn.alive && conn.streams < MAX_STREAMS) {
-        conn.streams++;
-        request.grant(conn, true, true);
-      } else {
-        this.pool.acquire(request);
-      }
+  #settled(request: PooledRequest): void {
+    this.#inflight--;
+    this.#drained(request.key);
+    if (this.#inflight === 0 && this.#idleWaiters.length > 0) {
+      const waiters = this.#idleWaiters;
+      this.#idleWaiters = [];
+      for (const resolve of waiters) resolve();
     }
   }
 
-  /** @internal */
-  leave(conn: Connection): void {
-    conn.streams = Math.max(0, conn.streams - 1);
-    if (conn.streams === 0) conn.release();
-    else if (conn.h2) this.#attachWaiters(conn);
+  /** After `dispatch()` returned false: emits `'drain'` once a request for `key` would not wait. */
+  #drained(key: PoolKey): void {
+    if (!this.#needDrain || this.#pool.waitingCount > 0 || !this.#pool.hasRoom(key.id)) return;
+    this.#needDrain = false;
+    // undici's dispatchers emit (origin, targets); its typings name only the origin.
+    (this.emit as (event: string, ...args: unknown[]) => boolean)("drain", new URL(key.origin), [this]);
   }
 
-  /** Moves requests waiting for `conn`'s key onto it, as HTTP/2 streams. */
-  #attachWaiters(conn: Connection): void {
-    if (conn.state !== "acquired") return;
-    const waiters = this.pool.takeWaiters(
-      conn.key.id,
-      MAX_STREAMS - conn.streams,
-      (w) => w instanceof PooledRequest,
-    );
-    for (const waiter of waiters) {
-      conn.streams++;
-      (waiter as PooledRequest).grant(conn, true, true);
-    }
-  }
-
-  /** @internal */
-  upgraded(conn: Connection): void {
-    const client = conn.client;
-    conn.setClient(undefined);
+  /** `conn`'s socket left HTTP through an upgrade or CONNECT: it counts until it closes. */
+  #upgraded(conn: Connection): void {
+    const client = conn.markUpgraded();
     const socket = conn.socket;
-    if (socket) conn.markUpgraded(socket);
-    // The socket now belongs to whoever upgraded it; it keeps counting until it closes.
     if (!socket || socket.destroyed) queueMicrotask(() => conn.close());
     if (client) void client.destroy().catch(() => {});
   }
 
-  // ── internals ───────────────────────────────────────────────────────
+  #socketClosed(conn: Connection, socket: Socket): void {
+    if (conn.socket !== socket) return;
+    if (!this.#clients.handedToClient(socket) && this.listenerCount("disconnect") > 0) {
+      this.emit(
+        "disconnect",
+        new URL(conn.key.origin),
+        [this],
+        new undiciErrors.SocketError("other side closed"),
+      );
+    }
+    if (conn.upgraded && conn.state === "acquired") conn.close();
+    else this.#pool.dropIdle(conn);
+  }
+
+  #onIdle(conn: Connection): void {
+    // undici's Client closes its own idle socket after keepaliveTimeout; a raw socket given back
+    // through connect().release() needs a timer of its own.
+    if (conn.client) return;
+    const timer = setTimeout(() => this.#pool.dropIdle(conn), this.#settings.keepaliveTimeout);
+    timer.unref();
+    conn.setIdleTimer(timer);
+    conn.socket?.unref();
+  }
+
+  #destroyConnection(conn: Connection, err?: Error): Promise<void> {
+    const socket = conn.socket;
+    const tls = socket !== undefined && (socket as { encrypted?: boolean }).encrypted === true;
+    if (
+      this.#settings.cleanupClosed &&
+      tls &&
+      socket &&
+      !socket.destroyed &&
+      conn.client === undefined &&
+      !this.#destroyed
+    ) {
+      // Graceful TLS close with a bound: close_notify now, abort if the peer lingers.
+      socket.end();
+      const timer = setTimeout(() => socket.destroy(), 2000);
+      timer.unref();
+      socket.once("close", () => clearTimeout(timer));
+      conn.setState("closed");
+      return Promise.resolve();
+    }
+    return conn.destroy(err);
+  }
+
+  // ── shutdown ────────────────────────────────────────────────────────
+
+  #close(): Promise<void> {
+    // undici's contract: once destroyed (also by a finished close), close() rejects.
+    if (this.#destroyed && (!this.#closing || this.#closeDone)) {
+      return Promise.reject(new undiciErrors.ClientDestroyedError());
+    }
+    this.#closing ??= (async () => {
+      this.#closed = true;
+      if (this.#inflight > 0) await new Promise<void>((resolve) => this.#idleWaiters.push(resolve));
+      await this.#destroy(null);
+      this.#closeDone = true;
+    })();
+    return this.#closing;
+  }
+
+  #destroy(err: Error | null): Promise<void> {
+    this.#destroying ??= (async () => {
+      this.#destroyed = true;
+      await this.#pool.close(err ?? new undiciErrors.ClientDestroyedError());
+      await this.closeResources();
+    })();
+    return this.#destroying;
+  }
+
+  /** Releases what a subclass owns (a resolver) after every connection is closed. */
+  protected async closeResources(): Promise<void> {}
+
+  // ── keys ────────────────────────────────────────────────────────────
 
   #keyFor(
     origin: string | URL | undefined,
@@ -526,131 +486,4 @@ export abstract class BaseConnector extends Dispatcher implements AsyncDisposabl
     }
     return key;
   }
-
-  #clientConnect(conn: Connection, callback: (err: Error | null, socket: Socket | null) => void): void {
-    const socket = conn.socket;
-    if (socket && conn.alive && !this.#handedToClient.has(socket)) {
-      this.#handedToClient.add(socket);
-      callback(null, socket);
-      return;
-    }
-    this.#open(conn).then(
-      (opened) => {
-        this.#handedToClient.add(opened);
-        callback(null, opened);
-      },
-      (err: unknown) => callback(err as Error, null),
-    );
-  }
-
-  /** ALPN protocols to offer for `key`: h2 first when HTTP/2 is allowed. */
-  protected alpnFor(key: PoolKey): string[] {
-    return this.#allowH2 && key.protocol === "https:" && !key.tunnel ? ["h2", "http/1.1"] : ["http/1.1"];
-  }
-
-  /** Opens a new socket for `conn`, with the trace events and timeouts of its current request. */
-  async #open(conn: Connection): Promise<Socket> {
-    const context = conn.openContext;
-    // While a connection that may turn out HTTP/2 is opened, other requests for its key wait
-    // for it instead of opening connections of their own.
-    const coalesce =
-      this.#allowH2 && this.alpnFor(conn.key).includes("h2") && !this.#opening.has(conn.key.id);
-    if (coalesce) this.#opening.set(conn.key.id, []);
-    const trace = context?.trace;
-    const controller = new AbortController();
-    conn.connecting = controller;
-    trace?.onConnectionCreateStart?.();
-    publish("connectionCreateStart", () => ({ connector: this, origin: conn.key.origin }));
-    try {
-      if (this.#closing) throw new ConnectorClosedError();
-      const timeout = context?.sockConnect === undefined ? this.#connectTimeout : context.sockConnect;
-      const socket = await this.openSocket(conn.key, { signal: controller.signal, timeout, trace });
-      if (controller.signal.aborted || conn.state === "closed") {
-        socket.destroy();
-        throw controller.signal.reason ?? new ConnectorClosedError();
-      }
-      socket.on("error", noop);
-      conn.setSocket(socket);
-      if (conn.h2) {
-        let set = this.#shared.get(conn.key.id);
-        if (!set) this.#shared.set(conn.key.id, (set = new Set()));
-        set.add(conn);
-        queueMicrotask(() => this.#attachWaiters(conn));
-      }
-      if (coalesce) queueMicrotask(() => this.#settleOpening(conn));
-      socket.once("close", () => this.#socketClosed(conn, socket));
-      trace?.onConnectionCreateEnd?.();
-      publish("connectionCreateEnd", () => ({ connector: this, origin: conn.key.origin, connection: conn }));
-      if (this.listenerCount("connect") > 0) this.emit("connect", new URL(conn.key.origin), [this]);
-      return socket;
-    } catch (err) {
-      if (coalesce) queueMicrotask(() => this.#settleOpening(conn));
-      const reported = controller.signal.aborted ? (controller.signal.reason as Error) : err;
-      if (this.listenerCount("connectionError") > 0) {
-        this.emit("connectionError", new URL(conn.key.origin), [this], reported as never);
-      }
-      throw reported;
-    } finally {
-      if (conn.connecting === controller) conn.connecting = undefined;
-    }
-  }
-
-  #socketClosed(conn: Connection, socket: Socket): void {
-    if (conn.socket !== socket) return;
-    if (this.listenerCount("disconnect") > 0) {
-      this.emit(
-        "disconnect",
-        new URL(conn.key.origin),
-        [this],
-        new ConnectorClosedError("socket closed") as never,
-      );
-    }
-    if (conn.upgraded && conn.state === "acquired") conn.close();
-    else this.pool.dropIdle(conn);
-  }
-
-  #onIdle(conn: Connection): void {
-    // undici's Client closes its own idle socket after keepaliveTimeout; a raw socket given back
-    // through connect().release() needs a timer of its own.
-    if (conn.client) return;
-    const timer = setTimeout(() => this.pool.dropIdle(conn), this.#keepaliveTimeout);
-    timer.unref();
-    conn.setIdleTimer(timer);
-    conn.socket?.unref();
-  }
-
-  #destroyConnection(conn: Connection): Promise<void> {
-    const socket = conn.socket;
-    const tls = socket !== undefined && (socket as { encrypted?: boolean }).encrypted === true;
-    if (
-      this.#cleanupClosed &&
-      tls &&
-      socket &&
-      !socket.destroyed &&
-      conn.client === undefined &&
-      !this.#closing
-    ) {
-      // Graceful TLS close with a bound: close_notify now, abort if the peer lingers.
-      socket.end();
-      const timer = setTimeout(() => socket.destroy(), 2000);
-      timer.unref();
-      socket.once("close", () => clearTimeout(timer));
-      conn.setState("closed");
-      return Promise.resolve();
-    }
-    return conn.destroy(this.#closing ? new ConnectorClosedError() : undefined);
-  }
-
-  #shutdown(): Promise<void> {
-    this.#closing ??= (async () => {
-      await this.pool.close(new ConnectorClosedError());
-      await this.closeResources();
-    })();
-    return this.#closing;
-  }
-
-  /** Releases what a subclass owns (a resolver) after every connection is closed. */
-  protected async closeResources(): Promise<void> {}
 }
-
-function noop(): void {}

@@ -1,14 +1,6 @@
 import type { Socket } from "node:net";
 import type { Client } from "undici";
 import type { PoolKey } from "./pool-key.js";
-import type { ConnectorTrace } from "./trace.js";
-
-/** @internal What the connector needs to open a socket on behalf of a request. */
-export interface OpenContext {
-  readonly trace: ConnectorTrace | undefined;
-  /** Per-attempt timeout in ms; `null` for none, `undefined` for the connector's default. */
-  readonly sockConnect: number | null | undefined;
-}
 
 /** The part of a connector that a {@link Connection} reports back to. */
 export interface ConnectionOwner {
@@ -38,15 +30,10 @@ export class Connection {
   #client: Client | undefined;
   #idleSince = 0;
   #upgraded = false;
+  #h2 = false;
+  #streams = 0;
   #idleTimer: NodeJS.Timeout | undefined;
-  /** @internal Aborts the socket being opened for this connection, if one is. */
-  connecting: AbortController | undefined;
-  /** @internal Trace and timeout of the request that will open this connection's next socket. */
-  openContext: OpenContext | undefined;
-  /** @internal Requests running on this connection: 1 for HTTP/1.1, up to the stream limit for HTTP/2. */
-  streams = 0;
-  /** @internal The socket speaks HTTP/2, so requests may share it. */
-  h2 = false;
+  #opening: AbortController | undefined;
 
   /** @internal */
   constructor(owner: ConnectionOwner, key: PoolKey) {
@@ -93,7 +80,7 @@ export class Connection {
     this.#owner.detachConnection(this);
   }
 
-  // ── used by the connector ────────────────────────────────────────────
+  // ── used by the connector's parts ──────────────────────────────────────
 
   /** @internal */
   setState(state: ConnectionState): void {
@@ -105,12 +92,12 @@ export class Connection {
     if (state === "idle") this.#idleSince = Date.now();
   }
 
-  /** @internal */
+  /** @internal When the connection last became idle (ms since the epoch). */
   get idleSince(): number {
     return this.#idleSince;
   }
 
-  /** @internal */
+  /** @internal Closes the connection when it has been idle too long (a raw socket's own timer). */
   setIdleTimer(timer: NodeJS.Timeout): void {
     this.#idleTimer = timer;
   }
@@ -120,20 +107,41 @@ export class Connection {
     return this.#socket;
   }
 
-  /** @internal */
+  /** @internal A socket was opened for this connection. */
   setSocket(socket: Socket): void {
     this.#socket = socket;
     this.#socketUses = 0;
-    this.h2 = (socket as { alpnProtocol?: string | false }).alpnProtocol === "h2";
+    this.#h2 = (socket as { alpnProtocol?: string | false }).alpnProtocol === "h2";
   }
 
   /** @internal Counts a request on `socket`; true when the socket had carried one before. */
-  useSocket(socket: Socket): boolean {
-    if (socket !== this.#socket) return false;
+  useSocket(socket: Socket | undefined): boolean {
+    if (socket === undefined || socket !== this.#socket) return false;
     return this.#socketUses++ > 0;
   }
 
-  /** @internal */
+  /** @internal The socket speaks HTTP/2, so requests may share the connection. */
+  get h2(): boolean {
+    return this.#h2;
+  }
+
+  /** @internal Requests running on the connection: 1 for HTTP/1.1, up to the stream limit for HTTP/2. */
+  get streams(): number {
+    return this.#streams;
+  }
+
+  /** @internal One more request runs on the connection. */
+  addStream(): void {
+    this.#streams++;
+  }
+
+  /** @internal A request on the connection ended; returns how many are left. */
+  removeStream(): number {
+    if (this.#streams > 0) this.#streams--;
+    return this.#streams;
+  }
+
+  /** @internal The undici client bound to this connection's socket, if one was made. */
   get client(): Client | undefined {
     return this.#client;
   }
@@ -143,15 +151,25 @@ export class Connection {
     this.#client = client;
   }
 
-  /** @internal */
+  /** @internal True once the socket left HTTP through an upgrade or CONNECT. */
   get upgraded(): boolean {
     return this.#upgraded;
   }
 
-  /** @internal The socket left the HTTP client through an upgrade or CONNECT. */
-  markUpgraded(socket: Socket): void {
+  /**
+   * @internal The socket left the HTTP client through an upgrade or CONNECT: the client is
+   * forgotten (and returned, for the caller to dispose of) and the socket is the upgrader's.
+   */
+  markUpgraded(): Client | undefined {
+    const client = this.#client;
+    this.#client = undefined;
     this.#upgraded = true;
-    this.#socket = socket;
+    return client;
+  }
+
+  /** @internal A socket is being opened for this connection; aborting `controller` stops it. */
+  setOpening(controller: AbortController | undefined): void {
+    this.#opening = controller;
   }
 
   /** @internal True when the socket is open and can carry a request. */
@@ -160,10 +178,10 @@ export class Connection {
     return socket !== undefined && !socket.destroyed && !socket.readableEnded && !this.#upgraded;
   }
 
-  /** @internal Destroys the socket and the HTTP client, if any. */
+  /** @internal Destroys the socket and the HTTP client, if any, and stops an opening in progress. */
   destroy(err?: Error): Promise<void> {
     this.setState("closed");
-    this.connecting?.abort(err);
+    this.#opening?.abort(err);
     const socket = this.#socket;
     const client = this.#client;
     this.#client = undefined;

@@ -15,6 +15,7 @@ import {
   ServerDisconnectedError,
   SocketTimeoutError,
 } from "@x/errors";
+import { clientErrorOf } from "./handler-errors.js";
 
 /** TLS verification failures: the certificate itself was not acceptable. */
 const CERTIFICATE_CODES = new Set([
@@ -93,6 +94,8 @@ export interface DispatchFailure {
  */
 export function dispatchError(err: unknown, failure: DispatchFailure): unknown {
   if (err instanceof ClientError || err === null || typeof err !== "object") return err;
+  const described = clientErrorOf(err);
+  if (described) return described;
   const code = codeOf(err);
   const peer = { host: failure.host, port: failure.port, cause: err };
   switch (code) {

@@ -13,6 +13,8 @@ export interface PoolWaiter {
   queued?(): void;
   /** Whether an idle connection suits this waiter; default: any. */
   accepts?(conn: Connection): boolean;
+  /** The waiter can run as one more stream on an HTTP/2 connection of its key. */
+  readonly shareable?: boolean;
 }
 
 /** Pool settings, resolved from connector options. */
@@ -27,8 +29,8 @@ export interface PoolSettings {
 
 /** What the pool asks of the connector that owns it. */
 export interface PoolHooks {
-  /** Destroys a connection's socket and HTTP client. */
-  destroy(conn: Connection): Promise<void>;
+  /** Destroys a connection's socket and HTTP client; requests running on it fail with `err`. */
+  destroy(conn: Connection, err?: Error): Promise<void>;
   /** A connection just became idle. */
   idle(conn: Connection): void;
 }
@@ -134,16 +136,16 @@ export class Pool implements ConnectionOwner {
   }
 
   /**
-   * Takes up to `max` waiters of `keyId` that `select` accepts out of the queue, oldest first —
-   * for an HTTP/2 connection that can carry them all.
+   * Takes up to `max` shareable waiters of `keyId` out of the queue, oldest first — for an
+   * HTTP/2 connection that can carry them all.
    */
-  takeWaiters(keyId: string, max: number, select: (waiter: PoolWaiter) => boolean): PoolWaiter[] {
+  takeShareable(keyId: string, max: number): PoolWaiter[] {
     const queue = this.#waiting.get(keyId);
     const out: PoolWaiter[] = [];
     if (!queue) return out;
     for (let i = queue.head; i < queue.items.length && out.length < max; i++) {
       const entry = queue.items[i]!;
-      if (entry.cancelled || !select(entry.waiter)) continue;
+      if (entry.cancelled || entry.waiter.shareable !== true) continue;
       entry.cancelled = true;
       this.#entries.delete(entry.waiter);
       this.#waitingCount--;
@@ -197,7 +199,7 @@ export class Pool implements ConnectionOwner {
     this.#destroy(conn);
   }
 
-  /** Closes every connection and fails every waiter. */
+  /** Closes every connection and fails every waiter with `err`. */
   async close(err: Error): Promise<void> {
     this.#closed = true;
     for (const queue of this.#waiting.values()) {
@@ -215,7 +217,12 @@ export class Pool implements ConnectionOwner {
     this.#idle.clear();
     this.#acquired.clear();
     this.#acquiredPerKey.clear();
-    await Promise.all(all.map((conn) => this.#hooks.destroy(conn)));
+    await Promise.all(all.map((conn) => this.#hooks.destroy(conn, err)));
+  }
+
+  /** True when one more connection for `keyId` fits within `limit` and `limitPerHost`. */
+  hasRoom(keyId: string): boolean {
+    return this.#hasRoom(keyId);
   }
 
   #hasRoom(keyId: string): boolean {

@@ -1,244 +1,283 @@
 import type { Duplex } from "node:stream";
-import { ConnectionTimeoutError, type RequestInfo } from "@x/errors";
 import { type Client, type Dispatcher, errors as undiciErrors } from "undici";
-import type { Connection, OpenContext } from "./connection.js";
+import { Acquisition, type AcquisitionHost, type ConnectionNeed } from "./acquisition.js";
+import type { Connection } from "./connection.js";
 import type { ConnectorDispatchExtension, ConnectorDispatchOptions } from "./dispatch-options.js";
-import { type DispatchFailure, dispatchError } from "./error-mapping.js";
-import type { LegacyHandler } from "./handler-adapter.js";
-import type { Pool, PoolWaiter } from "./pool.js";
+import { forHandlers } from "./handler-errors.js";
+import type { ControllerHandler } from "./legacy-handler.js";
 import type { PoolKey } from "./pool-key.js";
 import { proxyHeaderLines } from "./proxy.js";
-import { publish } from "./trace.js";
 
 /** What a pooled request needs from its connector. */
-export interface RequestHost {
-  readonly pool: Pool;
+export interface RequestHost extends AcquisitionHost {
   readonly forceClose: boolean;
+  /** True once `close()` was called (errors then say "closed", not "destroyed"). */
+  readonly closing: boolean;
   /** The HTTP client bound to `conn`, created on first use. */
   clientFor(conn: Connection): Client;
   /** `conn`'s socket left HTTP through an upgrade or CONNECT. */
   upgraded(conn: Connection): void;
-  /** An HTTP/2 connection of `key` with room for one more stream, if any. */
-  sharedFor(key: PoolKey): Connection | undefined;
-  /** Waits for a connection of the same key being opened that may turn out HTTP/2; false if none. */
-  joinOpening(request: PooledRequest): boolean;
   /** A request on `conn` is done; the connection goes back to the pool when none is left. */
   leave(conn: Connection): void;
+  /** The request has ended: its handler had its last callback. */
+  settled(request: PooledRequest): void;
 }
 
-type Options = Dispatcher.DispatchOptions & ConnectorDispatchExtension & { servername?: string };
+type ResponseHeaders = Parameters<NonNullable<Dispatcher.DispatchHandler["onResponseStart"]>>[2];
+
+export type PooledRequestOptions = Dispatcher.DispatchOptions &
+  ConnectorDispatchExtension & { servername?: string };
 
 /**
- * One request dispatched through a connector: it waits for a connection from the pool, runs on
- * that connection's single-socket undici `Client`, gives the connection back when the response
- * ends, and reports failures as `@x/errors`. It is the handler the `Client` sees; the caller's
- * handler sees `onConnect` once, at dispatch time, so it can abort while still queued.
+ * One request dispatched through a connector. It is two things at once:
+ * - to the caller's handler, the **controller** (`pause`, `resume`, `abort`): the handler gets it
+ *   in `onRequestStart` at dispatch time, so it can abort while the request still waits for a
+ *   connection;
+ * - to the single-socket undici `Client` of the connection it is given, the **handler**: it
+ *   passes the response on, gives the connection back when the response ends, and never lets an
+ *   exception from the caller's handler escape — a throw ends the request with `onResponseError`,
+ *   as undici's own core does, and nothing is called after the request has ended.
  */
-export class PooledRequest implements PoolWaiter, LegacyHandler, DispatchFailure, OpenContext {
+export class PooledRequest implements Dispatcher.DispatchController {
   readonly key: PoolKey;
   readonly #host: RequestHost;
-  readonly #opts: Options;
-  readonly #handler: LegacyHandler;
+  readonly #opts: PooledRequestOptions;
+  readonly #handler: ControllerHandler;
   readonly #x: ConnectorDispatchOptions | undefined;
+  readonly #need: ConnectionNeed;
+  #acquisition: Acquisition | undefined;
   #conn: Connection | undefined;
-  #clientAbort: ((err?: Error) => void) | undefined;
-  #abortReason: Error | undefined;
-  #queued = false;
-  #settled = false;
-  headersReceived = false;
-  #timer: NodeJS.Timeout | undefined;
+  /** The controller of the undici `Client` running the request, once it runs. */
+  #inner: Dispatcher.DispatchController | undefined;
+  #reason: Error | null = null;
+  #paused = false;
+  #ended = false;
 
-  constructor(host: RequestHost, key: PoolKey, opts: Options, handler: LegacyHandler) {
+  constructor(
+    host: RequestHost,
+    key: PoolKey,
+    opts: PooledRequestOptions,
+    handler: ControllerHandler,
+    need: ConnectionNeed,
+  ) {
     this.#host = host;
     this.key = key;
     this.#opts = opts;
     this.#handler = handler;
     this.#x = opts.connectorOptions;
+    this.#need = need;
   }
 
-  /** True once the request has completed, failed or been aborted. */
-  get settled(): boolean {
-    return this.#settled;
-  }
-
-  get host(): string {
-    return this.key.hostname;
-  }
-
-  get port(): number {
-    return this.key.port;
-  }
-
-  /** For OpenContext: the trace hooks of this request. */
-  get trace(): ConnectorDispatchOptions["trace"] {
-    return this.#x?.trace;
-  }
-
-  /** For OpenContext: this request's per-attempt connect timeout. */
-  get sockConnect(): number | null | undefined {
-    return this.#x?.timeout?.sockConnect;
-  }
-
+  /** Hands the caller its controller, then waits for a connection. */
   start(): void {
-    this.#handler.onConnect?.(this.abort);
-    if (this.#settled || this.#abortReason) return;
-    const connect = this.#x?.timeout?.connect;
-    if (connect != null && connect > 0) {
-      this.#timer = setTimeout(
-        () =>
-          this.abort(
-            new ConnectionTimeoutError(`Connection timeout after ${connect} ms`, {
-              host: this.key.hostname,
-              port: this.key.port,
-            }),
-          ),
-        connect,
-      );
-    }
-    const shared = this.#host.sharedFor(this.key);
-    if (shared) {
-      // An HTTP/2 connection in use carries this request as one more stream.
-      shared.streams++;
-      this.grant(shared, true, true);
+    try {
+      this.#handler.onRequestStart?.(this, undefined);
+    } catch (err) {
+      this.#end(err as Error);
       return;
     }
-    if (this.#host.joinOpening(this)) return;
-    this.#host.pool.acquire(this);
+    if (this.#ended) return;
+    const x = this.#x;
+    this.#acquisition = new Acquisition(
+      this.#host,
+      {
+        key: this.key,
+        need: this.#need,
+        trace: x?.trace,
+        connectTimeout: x?.timeout?.connect,
+        sockConnect: x?.timeout?.sockConnect,
+      },
+      (err, conn) => this.#acquired(err, conn),
+    );
+    this.#acquisition.start();
   }
 
-  /** Cancels the request in whatever phase it is in; the handler gets `onError(reason)`. */
-  readonly abort = (reason?: Error): void => {
-    if (this.#settled || this.#abortReason) return;
+  // ── the caller's controller ──────────────────────────────────────────
+
+  get aborted(): boolean {
+    return this.#reason !== null;
+  }
+
+  get paused(): boolean {
+    return this.#paused;
+  }
+
+  get reason(): Error | null {
+    return this.#reason;
+  }
+
+  get rawHeaders(): Dispatcher.DispatchController["rawHeaders"] {
+    return this.#inner?.rawHeaders ?? null;
+  }
+
+  get rawTrailers(): Dispatcher.DispatchController["rawTrailers"] {
+    return this.#inner?.rawTrailers ?? null;
+  }
+
+  pause(): void {
+    this.#paused = true;
+    this.#inner?.pause();
+  }
+
+  resume(): void {
+    if (!this.#paused) return;
+    this.#paused = false;
+    this.#inner?.resume();
+  }
+
+  /** Cancels the request in whatever phase it is in; the handler gets `onResponseError(reason)`. */
+  abort(reason?: Error): void {
+    if (this.#reason !== null || this.#ended) return;
     const err = reason ?? new undiciErrors.RequestAbortedError();
-    this.#abortReason = err;
-    if (this.#clientAbort) {
-      this.#clientAbort(err);
-    } else if (!this.#conn) {
-      if (this.#host.pool.cancel(this)) this.#queuedEnd();
-      this.#fail(err);
-    } else if (this.#conn.connecting) {
-      this.#conn.connecting.abort(err);
+    this.#reason = err;
+    if (this.#inner) this.#inner.abort(err);
+    else if (this.#acquisition) this.#acquisition.abort(err);
+    else if (!this.#conn) this.#end(err);
+    // Otherwise the Client holds the request and has not started it: onRequestStart aborts it.
+  }
+
+  // ── the undici Client's handler ──────────────────────────────────────
+
+  onRequestStart(inner: Dispatcher.DispatchController): void {
+    this.#inner = inner;
+    if (this.#reason !== null) {
+      inner.abort(this.#reason);
+      return;
     }
-    // Otherwise the Client holds the request but has not written it yet: onConnect aborts it.
-  };
-
-  // ── PoolWaiter ───────────────────────────────────────────────────────
-
-  queued(): void {
-    this.#queued = true;
-    this.#x?.trace?.onConnectionQueuedStart?.();
-    publish("connectionQueuedStart", () => ({ origin: this.key.origin, key: this.key.id }));
-  }
-
-  grant(conn: Connection, reused: boolean, attached = false): void {
-    this.#conn = conn;
-    if (!attached) conn.streams = 1;
-    this.#queuedEnd();
-    if (reused) {
-      this.#x?.trace?.onConnectionReuseconn?.();
-      publish("connectionReuseconn", () => ({ origin: this.key.origin, connection: conn }));
-    }
-    conn.openContext = this;
-    this.#host.clientFor(conn).dispatch(this.#clientOptions(), this);
-  }
-
-  fail(err: Error): void {
-    this.#fail(err);
-  }
-
-  // ── the undici Client's view ─────────────────────────────────────────
-
-  onConnect(abort: (err?: Error) => void): void {
-    this.#clientAbort = abort;
-    this.#clearTimer();
+    if (this.#paused) inner.pause();
     const conn = this.#conn!;
-    const socket = conn.socket;
-    const reused = socket ? conn.useSocket(socket) : false;
-    this.#x?.onConnection?.({ connection: conn, reused });
-    if (this.#abortReason) abort(this.#abortReason);
+    const onConnection = this.#x?.onConnection;
+    if (onConnection) onConnection({ connection: conn, reused: conn.useSocket(conn.socket) });
+    else conn.useSocket(conn.socket);
   }
 
   onResponseStarted(): void {
-    this.#handler.onResponseStarted?.();
+    this.#call(() => this.#handler.onResponseStarted?.());
   }
 
-  onHeaders(statusCode: number, rawHeaders: Buffer[], resume: () => void, statusText: string): boolean {
-    if (statusCode >= 200) this.headersReceived = true;
-    return this.#handler.onHeaders?.(statusCode, rawHeaders, resume, statusText) !== false;
+  onResponseStart(
+    _inner: Dispatcher.DispatchController,
+    statusCode: number,
+    headers: ResponseHeaders,
+    statusText?: string,
+  ): void {
+    if (this.#ended) return;
+    this.#call(() => this.#handler.onResponseStart?.(this, statusCode, headers, statusText));
   }
 
-  onData(chunk: Buffer): boolean {
-    return this.#handler.onData?.(chunk) !== false;
+  onResponseData(_inner: Dispatcher.DispatchController, chunk: Buffer): void {
+    if (this.#ended) return;
+    this.#call(() => this.#handler.onResponseData?.(this, chunk));
   }
 
-  onComplete(trailers: Buffer[] | string[] | null): void {
-    if (this.#settled) return;
-    this.#settled = true;
-    this.#clearTimer();
+  onResponseEnd(_inner: Dispatcher.DispatchController, trailers: ResponseHeaders): void {
+    if (this.#ended) return;
+    this.#ended = true;
     // undici decides whether to keep the socket right after this returns. Releasing first and
-    // completing after lets a caller that sends its next request from onComplete (a redirect
+    // ending after lets a caller that sends its next request from onResponseEnd (a redirect
     // interceptor, a session following a redirect) reuse this very connection.
-    const conn = this.#conn;
     queueMicrotask(() => {
-      if (conn) this.#host.leave(conn);
-      this.#handler.onComplete?.(trailers);
+      this.#leave();
+      try {
+        this.#handler.onResponseEnd?.(this, trailers);
+      } catch (err) {
+        // undici's core does the same: a throw from onResponseEnd becomes onResponseError
+        // (undici's RetryHandler throws on purpose to retry).
+        this.#error(err as Error);
+      }
+      this.#host.settled(this);
     });
   }
 
-  onError(err: Error): void {
-    if (this.#settled) return;
-    this.#settled = true;
-    this.#clearTimer();
-    this.#queuedEnd();
-    this.#releaseSoon();
-    const reported = err === this.#abortReason ? err : (dispatchError(err, this) as Error);
-    if (!this.#handler.onError) throw reported;
-    this.#handler.onError(reported);
+  onResponseError(_inner: Dispatcher.DispatchController | null, err: Error): void {
+    if (this.#ended) return;
+    this.#ended = true;
+    this.#acquisition = undefined;
+    const conn = this.#conn;
+    if (conn) queueMicrotask(() => this.#leave());
+    this.#error(err);
+    this.#host.settled(this);
   }
 
-  onUpgrade(statusCode: number, rawHeaders: Buffer[] | string[] | null, socket: Duplex): void {
-    this.#settled = true;
-    this.#clearTimer();
-    const conn = this.#conn!;
-    this.#host.upgraded(conn);
-    this.#handler.onUpgrade?.(statusCode, rawHeaders, socket);
+  onRequestUpgrade(
+    _inner: Dispatcher.DispatchController,
+    statusCode: number,
+    headers: ResponseHeaders,
+    socket: Duplex,
+  ): void {
+    if (this.#ended) return;
+    this.#ended = true;
+    this.#host.upgraded(this.#conn!);
+    try {
+      if (typeof this.#handler.onRequestUpgrade !== "function") {
+        throw new undiciErrors.SocketError("the server upgraded a request that did not ask for it");
+      }
+      this.#handler.onRequestUpgrade(this, statusCode, headers, socket);
+    } catch (err) {
+      socket.destroy();
+      this.#error(err as Error);
+    }
+    this.#host.settled(this);
   }
 
-  onBodySent(chunk: unknown, totalBytesSent?: number): void {
-    this.#handler.onBodySent?.(chunk, totalBytesSent);
+  onBodySent(chunk: unknown): void {
+    this.#call(() => this.#handler.onBodySent?.(chunk));
   }
 
   onRequestSent(): void {
-    this.#handler.onRequestSent?.();
-  }
-
-  // ── DispatchFailure ──────────────────────────────────────────────────
-
-  requestInfo(): RequestInfo {
-    const url = new URL(this.#opts.path, this.key.origin);
-    const headers = new Headers();
-    const raw = this.#opts.headers;
-    if (Array.isArray(raw)) {
-      for (let i = 0; i + 1 < raw.length; i += 2) headers.append(String(raw[i]), String(raw[i + 1]));
-    } else if (raw && typeof raw === "object") {
-      const entries =
-        Symbol.iterator in raw
-          ? Array.from(raw as Iterable<[string, unknown]>)
-          : Object.entries(raw as object);
-      for (const [name, value] of entries) {
-        if (Array.isArray(value)) for (const v of value) headers.append(name, String(v));
-        else if (value !== undefined) headers.append(name, String(value));
-      }
-    }
-    return { url, method: this.#opts.method, headers, realUrl: url };
+    this.#call(() => this.#handler.onRequestSent?.());
   }
 
   // ── internals ────────────────────────────────────────────────────────
 
-  #clientOptions(): Options {
+  #acquired(err: Error | null, conn: Connection | undefined): void {
+    this.#acquisition = undefined;
+    if (err || !conn) {
+      err ??= new undiciErrors.RequestAbortedError();
+      this.#end(err === this.#reason ? err : (forHandlers(err, this.#host.closing) as Error));
+      return;
+    }
+    this.#conn = conn;
+    this.#host.clientFor(conn).dispatch(this.#clientOptions(), this);
+  }
+
+  /** Runs a callback of the caller's handler; a throw ends the request with that error. */
+  #call(fn: () => void): void {
+    try {
+      fn();
+    } catch (err) {
+      if (this.#inner) this.#inner.abort(err as Error);
+      else this.#end(err as Error);
+    }
+  }
+
+  /** Ends the request with `err` before the Client has it. */
+  #end(err: Error): void {
+    if (this.#ended) return;
+    this.#ended = true;
+    this.#error(err);
+    this.#host.settled(this);
+  }
+
+  #error(err: Error): void {
+    try {
+      this.#handler.onResponseError?.(this, err);
+    } catch {
+      // The request has ended; a handler that throws from its error callback has nobody left to tell.
+    }
+  }
+
+  #leave(): void {
+    const conn = this.#conn;
+    if (conn) this.#host.leave(conn);
+  }
+
+  #clientOptions(): PooledRequestOptions {
     const opts = this.#opts;
-    const proxy = this.key.proxy;
-    if (proxy && this.key.protocol === "http:" && !this.key.tunnel) {
+    const key = this.key;
+    const forceClose = this.#host.forceClose;
+    const proxy = key.proxy;
+    if (proxy && key.protocol === "http:" && !key.tunnel) {
       // Through a proxy, a plain-http request goes in absolute form, with the proxy's headers.
       const headers = flatHeaders(opts.headers);
       for (const line of proxyHeaderLines(proxy)) {
@@ -247,58 +286,25 @@ export class PooledRequest implements PoolWaiter, LegacyHandler, DispatchFailure
       }
       return {
         ...opts,
-        path: opts.path.startsWith("/") ? `${this.key.origin}${opts.path}` : opts.path,
+        path: opts.path.startsWith("/") ? `${key.origin}${opts.path}` : opts.path,
         headers,
-        ...(this.#host.forceClose ? { reset: true } : {}),
+        ...(forceClose ? { reset: true } : {}),
       };
     }
-    const servername =
-      this.key.protocol === "https:" ? (this.key.servername ?? this.key.hostname) : undefined;
+    const servername = key.protocol === "https:" ? (key.servername ?? key.hostname) : undefined;
     // A constant server name per connection keeps undici from reconnecting when a request
     // carries its own Host header; forceClose asks undici to close after the response.
-    if ((servername === undefined || opts.servername === servername) && !this.#host.forceClose) return opts;
+    if ((servername === undefined || opts.servername === servername) && !forceClose) return opts;
     return {
       ...opts,
       ...(servername !== undefined ? { servername } : {}),
-      ...(this.#host.forceClose ? { reset: true } : {}),
+      ...(forceClose ? { reset: true } : {}),
     };
-  }
-
-  #fail(err: Error): void {
-    if (this.#settled) return;
-    this.#settled = true;
-    this.#clearTimer();
-    this.#queuedEnd();
-    this.#handler.onError?.(err);
-  }
-
-  #queuedEnd(): void {
-    if (!this.#queued) return;
-    this.#queued = false;
-    this.#x?.trace?.onConnectionQueuedEnd?.();
-    publish("connectionQueuedEnd", () => ({ origin: this.key.origin, key: this.key.id }));
-  }
-
-  #clearTimer(): void {
-    if (this.#timer) {
-      clearTimeout(this.#timer);
-      this.#timer = undefined;
-    }
-  }
-
-  /**
-   * Gives the connection back after undici has finished with the socket for this response
-   * (it decides to close it, for `Connection: close` or an unread body, right after the
-   * handler callbacks return).
-   */
-  #releaseSoon(): void {
-    const conn = this.#conn;
-    if (conn) queueMicrotask(() => this.#host.leave(conn));
   }
 }
 
 /** undici's header forms (array, object, iterable) as one flat `[name, value, …]` array. */
-function flatHeaders(raw: Dispatcher.DispatchOptions["headers"]): string[] {
+export function flatHeaders(raw: Dispatcher.DispatchOptions["headers"]): string[] {
   const out: string[] = [];
   if (!raw) return out;
   if (Array.isArray(raw)) {

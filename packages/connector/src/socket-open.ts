@@ -89,7 +89,7 @@ export async function secureSocket(
   tls: ResolvedTls,
   signal: AbortSignal,
   timeout: number | null,
-  alpn: string[],
+  alpn: readonly string[],
 ): Promise<TLSSocket> {
   const servername = target.servername;
   // Pinned connections always do a full handshake, so the pin is checked on a fresh certificate.
@@ -98,7 +98,7 @@ export async function secureSocket(
   const secure = tlsConnect({
     // Read in 64 KiB pieces, as undici's own connector does: far fewer reads for large bodies.
     ...({ highWaterMark: 64 * 1024 } as object),
-    ALPNProtocols: alpn,
+    ALPNProtocols: [...alpn],
     ...tls.options,
     socket,
     host: target.host,

@@ -234,7 +234,7 @@ export class TCPConnector extends BaseConnector {
       key.tls,
       signal,
       timeout,
-      this.alpnFor(key),
+      attempt.alpn,
     );
   }
 
@@ -311,7 +311,7 @@ export class TCPConnector extends BaseConnector {
           key.tls,
           signal,
           timeout,
-          this.alpnFor(key),
+          attempt.alpn,
         );
       } catch (err) {
         if (signal.aborted) throw signal.reason;

@@ -2,15 +2,11 @@ import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { ClientConnectorDNSError, InvalidArgumentError } from "@x/errors";
 import { startDnsServer, startHttpServer } from "@x/fixtures";
-import { request } from "undici";
 import { describe, expect, it } from "vitest";
 import { AsyncResolver, TCPConnector, ThreadedResolver } from "../src/index.js";
-import { TableResolver } from "./helpers.js";
+import { requestText, TableResolver } from "./helpers.js";
 
-async function get(connector: TCPConnector, url: string): Promise<string> {
-  const res = await request(url, { dispatcher: connector });
-  return res.body.text();
-}
+const get = requestText;
 
 describe("DNS cache", () => {
   it("caches answers for ttlDnsCache, then asks again", async () => {

@@ -12,11 +12,9 @@ import { closedPort, sleep, startRawServer, startUnixServer } from "@x/fixtures"
 import { request } from "undici";
 import { describe, expect, it } from "vitest";
 import { TCPConnector, UnixConnector } from "../src/index.js";
+import { requestText } from "./helpers.js";
 
-async function get(connector: TCPConnector | UnixConnector, url: string, opts: Record<string, unknown> = {}) {
-  const res = await request(url, { dispatcher: connector, ...opts });
-  return res.body.text();
-}
+const get = requestText;
 
 describe("failures map to @x/errors with host, port and cause", () => {
   it("refused → ClientConnectorError", async () => {
@@ -171,9 +169,7 @@ describe("failures map to @x/errors with host, port and cause", () => {
   it("an invalid request is an InvalidArgumentError and frees its connection", async () => {
     await using srv = await startRawServer(async () => {});
     await using connector = new TCPConnector({ limit: 1 });
-    const err = await request(srv.url(), { dispatcher: connector, method: "GET /x" as never }).catch(
-      (e: unknown) => e,
-    );
+    const err = await get(connector, srv.url(), { method: "GET /x" }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(InvalidArgumentError);
     await sleep(5);
     expect(connector.stats.acquired).toBe(0);

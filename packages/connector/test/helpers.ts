@@ -1,4 +1,5 @@
-import type { AbstractResolver, AddressFamily, ResolvedHost } from "../src/index.js";
+import { type Dispatcher, request } from "undici";
+import { type AbstractResolver, type AddressFamily, dispatchError, type ResolvedHost } from "../src/index.js";
 
 /** A resolver over a fixed table that counts its lookups and can be slowed down. */
 export class TableResolver implements AbstractResolver {
@@ -33,5 +34,42 @@ export async function until(check: () => boolean, ms = 3000): Promise<void> {
   while (!check()) {
     if (Date.now() > end) throw new Error("condition not reached in time");
     await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
+/**
+ * `undici.request` through `dispatcher`, body read as text; a failure is reported as `@x/errors`
+ * the way `@x/session` reports it: `dispatchError` over what the connector handed undici (an
+ * undici or system error, as undici's own `Agent` hands), with the peer, whether the response
+ * head had arrived, and the request's info.
+ */
+export async function requestText(
+  dispatcher: Dispatcher,
+  url: string,
+  opts: Record<string, unknown> = {},
+): Promise<string> {
+  return (await send(dispatcher, url, opts)).body;
+}
+
+/** {@link requestText} with the status too. */
+export async function send(
+  dispatcher: Dispatcher,
+  url: string,
+  opts: Record<string, unknown> = {},
+): Promise<{ status: number; body: string }> {
+  let headersReceived = false;
+  try {
+    const res = await request(url, { dispatcher, ...opts });
+    headersReceived = true;
+    return { status: res.statusCode, body: await res.body.text() };
+  } catch (err) {
+    const target = new URL(url);
+    const headers = new Headers((opts.headers as Record<string, string> | undefined) ?? {});
+    throw dispatchError(err, {
+      host: target.hostname.replace(/^\[|\]$/g, ""),
+      port: Number(target.port) || (target.protocol === "https:" ? 443 : 80),
+      headersReceived,
+      requestInfo: () => ({ url: target, method: String(opts.method ?? "GET"), headers, realUrl: target }),
+    });
   }
 }

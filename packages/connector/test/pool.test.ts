@@ -7,24 +7,16 @@ import {
   InvalidUrlClientError,
 } from "@x/errors";
 import { sleep, startHttpServer, startRawServer } from "@x/fixtures";
-import { request } from "undici";
 import { describe, expect, it } from "vitest";
 import { TCPConnector } from "../src/index.js";
-import { until } from "./helpers.js";
+import { requestText, until } from "./helpers.js";
 
 const slow =
   (ms: number): RequestListener =>
   (req, res) =>
     setTimeout(() => res.end(`ok ${req.url}`), ms);
 
-async function get(
-  connector: TCPConnector,
-  url: string,
-  opts: Record<string, unknown> = {},
-): Promise<string> {
-  const res = await request(url, { dispatcher: connector, ...opts });
-  return res.body.text();
-}
+const get = requestText;
 
 describe("limit and limitPerHost, counted by the server", () => {
   it("keeps 200 concurrent requests to one host within limit", async () => {
@@ -209,14 +201,14 @@ describe("waiting", () => {
     expect(srv.stats.accepted).toBe(1);
   });
 
-  it("close() rejects waiters and closes every socket", async () => {
+  it("destroy() rejects waiters and running requests and closes every socket", async () => {
     await using srv = await startHttpServer(slow(10_000));
     const connector = new TCPConnector({ limit: 2 });
     const results = Array.from({ length: 5 }, (_, i) =>
       get(connector, srv.url(`/${i}`)).catch((e: unknown) => e),
     );
     await until(() => srv.stats.open === 2);
-    await connector.close();
+    await connector.destroy();
     for (const r of await Promise.all(results)) expect(r).toBeInstanceOf(ConnectorClosedError);
     await srv.stats.idle();
     expect(connector.stats).toEqual({ acquired: 0, idle: 0, waiting: 0 });

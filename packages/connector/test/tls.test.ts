@@ -8,18 +8,11 @@ import {
   ServerFingerprintMismatch,
 } from "@x/errors";
 import { startHttpServer, startHttpsServer, startRawServer, testCertificates } from "@x/fixtures";
-import { request } from "undici";
 import { describe, expect, it } from "vitest";
 import { Fingerprint, mergeSslParams, TCPConnector } from "../src/index.js";
+import { requestText } from "./helpers.js";
 
-async function get(
-  connector: TCPConnector,
-  url: string,
-  opts: Record<string, unknown> = {},
-): Promise<string> {
-  const res = await request(url, { dispatcher: connector, ...opts });
-  return res.body.text();
-}
+const get = requestText;
 
 const ok = (_req: unknown, res: { end(s: string): void }) => res.end("secure");
 

@@ -201,12 +201,20 @@ export class ClientSession implements AsyncDisposable {
     return ws;
   }
 
-  /** Closes the session, and the connector if the session owns it. Idempotent. */
+  /**
+   * Closes the session, and the connector if the session owns it: as aiohttp's `close()`, every
+   * connection closes at once and requests still running fail (undici's `close()` then
+   * `destroy()`, so any undici dispatcher ends both closed and destroyed). Idempotent.
+   */
   close(): Promise<void> {
     this.#closing ??= (async () => {
       this.#closed = true;
       unclosed.unregister(this);
-      if (this.#owner) await this.#dispatcher.close();
+      if (!this.#owner) return;
+      const dispatcher = this.#dispatcher;
+      const closing = dispatcher.close().catch(() => {});
+      await dispatcher.destroy();
+      await closing;
     })();
     return this.#closing;
   }

@@ -15,6 +15,7 @@ export interface PoolSurface {
   readonly limit: number;
   readonly limitPerHost: number;
   readonly forceClose: boolean;
+  readonly destroyed: boolean;
   connect(request: ConnectRequest): Promise<{
     readonly closed: boolean;
     readonly transport: Socket | null;
@@ -23,6 +24,7 @@ export interface PoolSurface {
     detach(): void;
   }>;
   close(): Promise<void>;
+  destroy(): Promise<void>;
 }
 
 /** What a factory returns: the connector under test and the base URL that reaches the server. */
@@ -80,7 +82,7 @@ async function harness(
     open: () => sockets.size,
     paths,
     async [Symbol.asyncDispose]() {
-      await connector.close();
+      await connector.destroy();
       for (const s of sockets) s.destroy();
       if (server.listening) await new Promise<void>((resolve) => server.close(() => resolve()));
     },
@@ -114,7 +116,8 @@ async function until(check: () => boolean, ms = 2000): Promise<void> {
 /**
  * The conformance suite every connector must pass: the Dispatcher contract (`fetch`,
  * `undici.request`), keep-alive reuse, `limit`, `limitPerHost`, FIFO waiters, `forceClose`,
- * `connect()` with `release`/`close`/`detach`, and `close()` leaving no socket open.
+ * `connect()` with `release`/`close`/`detach`, and undici's `close()` (graceful) and `destroy()`
+ * (abrupt), each leaving no socket open.
  *
  * Call it inside a vitest test file:
  * @example
@@ -249,7 +252,7 @@ export function testConnector(name: string, factory: ConnectorFactory): void {
       socket.destroy();
     });
 
-    it("close() closes idle and busy connections, fails waiters, and refuses new requests", async () => {
+    it("destroy() fails running and waiting requests, closes every socket, and refuses new requests", async () => {
       const h = await harness(factory, { limit: 1 }, (req, res) => {
         if (req.url === "/idle") hello(req, res);
         // "/busy" never answers.
@@ -258,20 +261,45 @@ export function testConnector(name: string, factory: ConnectorFactory): void {
       const busy = get(h, "/busy").catch((err: unknown) => err);
       await until(() => h.paths.length === 2);
       const waiting = get(h, "/waiting").catch((err: unknown) => err);
-      await h.connector.close();
-      expect(h.connector.closed).toBe(true);
-      expect(await busy).toBeInstanceOf(ConnectorClosedError);
-      expect(await waiting).toBeInstanceOf(ConnectorClosedError);
-      await expect(get(h, "/late")).rejects.toBeInstanceOf(ConnectorClosedError);
+      await h.connector.destroy();
+      expect(h.connector.destroyed).toBe(true);
+      // undici's contract: requests in flight fail with ClientDestroyedError.
+      expect(await busy).toMatchObject({ code: "UND_ERR_DESTROYED" });
+      expect(await waiting).toMatchObject({ code: "UND_ERR_DESTROYED" });
+      await expect(get(h, "/late")).rejects.toMatchObject({ code: "UND_ERR_DESTROYED" });
+      await expect(h.connector.connect({ url: h.url() })).rejects.toBeInstanceOf(ConnectorClosedError);
       await until(() => h.open() === 0);
       await h[Symbol.asyncDispose]();
     });
 
-    it("close() can be awaited more than once", async () => {
+    it("close() lets running and waiting requests finish, refuses new ones, then closes every socket", async () => {
+      let answer!: () => void;
+      const gate = new Promise<void>((r) => (answer = r));
+      await using h = await harness(factory, { limit: 1 }, (req, res) => {
+        if (req.url === "/busy") gate.then(() => hello(req, res));
+        else hello(req, res);
+      });
+      const busy = get(h, "/busy");
+      await until(() => h.paths.length === 1);
+      const waiting = get(h, "/waiting");
+      const closing = h.connector.close();
+      expect([h.connector.closed, h.connector.destroyed]).toEqual([true, false]);
+      await expect(get(h, "/late")).rejects.toMatchObject({ code: "UND_ERR_CLOSED" });
+      answer();
+      expect([await busy, await waiting]).toEqual(["hello /busy", "hello /waiting"]);
+      await closing;
+      expect([h.connector.closed, h.connector.destroyed]).toEqual([true, true]);
+      expect(h.paths).toEqual(["/busy", "/waiting"]);
+      await until(() => h.open() === 0);
+    });
+
+    it("close() called twice at once resolves both; once it has finished, close() rejects", async () => {
       await using h = await harness(factory, {}, hello);
       await get(h, "/");
       await Promise.all([h.connector.close(), h.connector.close()]);
       expect(h.connector.closed).toBe(true);
+      await expect(h.connector.close()).rejects.toMatchObject({ code: "UND_ERR_DESTROYED" });
+      await h.connector.destroy();
     });
   });
 }

@@ -1,0 +1,684 @@
+import { createServer, type RequestListener } from "node:http";
+import { closedPort, sleep, startHttpServer, startRawServer } from "@x/fixtures";
+import { Agent, type Dispatcher, errors, interceptors, RetryAgent, request } from "undici";
+import { describe, expect, it } from "vitest";
+import { TCPConnector } from "../src/index.js";
+import { TableResolver, until } from "./helpers.js";
+
+// undici's Dispatcher contract — close/destroy, flags, argument checks, dispatch()'s return value,
+// events and the errors handed to handlers — as undici's own Agent keeps it. Each test runs one
+// scenario on a fresh Agent and on a fresh TCPConnector and expects both to give the result
+// undici documents.
+
+type Name = "Agent" | "TCPConnector";
+type Results<T> = Record<Name, T>;
+/** A dispatcher with undici's `closed` and `destroyed` flags, as Agent and TCPConnector have. */
+type Subject = Dispatcher & { readonly closed: boolean; readonly destroyed: boolean };
+
+const defaults: Record<Name, () => Subject> = {
+  Agent: () => new Agent(),
+  TCPConnector: () => new TCPConnector(),
+};
+
+interface CompareOptions {
+  /** How to make either dispatcher, when the defaults will not do. */
+  make?: Partial<Record<Name, () => Subject>>;
+  /**
+   * Run both at once: for scenarios that wait for one of undici's timeouts, whose timers tick
+   * about once a second. An uncaught exception then fails both runs.
+   */
+  parallel?: boolean;
+  /** Most ms a run may take. */
+  ms?: number;
+}
+
+/** What `compare` must return for the test to pass: the same `expected` from both dispatchers. */
+function both<T>(expected: T): Results<T> {
+  return { Agent: expected, TCPConnector: expected };
+}
+
+/**
+ * Runs `scenario` on a fresh Agent, then on a fresh TCPConnector (each destroyed afterwards), and
+ * returns what each run returned. A run fails the test, naming its dispatcher, when it throws,
+ * raises an uncaught exception or an unhandled rejection, or has no outcome within `ms`.
+ */
+async function compare<T>(
+  scenario: (dispatcher: Subject) => Promise<T>,
+  options: CompareOptions = {},
+): Promise<Results<T>> {
+  const ms = options.ms ?? 2000;
+  const runOne = (name: Name) => run(name, (options.make?.[name] ?? defaults[name])(), scenario, ms);
+  if (options.parallel) {
+    const [agent, connector] = await Promise.all([runOne("Agent"), runOne("TCPConnector")]);
+    return { Agent: agent, TCPConnector: connector };
+  }
+  const agent = await runOne("Agent");
+  return { Agent: agent, TCPConnector: await runOne("TCPConnector") };
+}
+
+async function run<T>(
+  name: Name,
+  dispatcher: Subject,
+  scenario: (dispatcher: Subject) => Promise<T>,
+  ms: number,
+): Promise<T> {
+  let fail: (err: Error) => void = () => {};
+  const failed = new Promise<never>((_resolve, reject) => {
+    fail = reject;
+  });
+  const onUncaught = (err: unknown) => fail(new Error(`${name}: uncaught ${String(err)}`, { cause: err }));
+  process.on("uncaughtException", onUncaught);
+  process.on("unhandledRejection", onUncaught);
+  const timer = setTimeout(() => fail(new Error(`${name}: no outcome within ${ms} ms`)), ms);
+  const outcome = scenario(dispatcher);
+  try {
+    const result = await Promise.race([outcome, failed]);
+    // A callback that throws after the outcome (from a microtask, say) still fails the run.
+    await Promise.race([sleep(10), failed]);
+    return result;
+  } catch (err) {
+    if (err instanceof Error && err.message.startsWith(`${name}: `)) throw err;
+    throw new Error(`${name}: ${String(err)}`, { cause: err });
+  } finally {
+    clearTimeout(timer);
+    await dispatcher.destroy().catch(() => {});
+    // A run cut short still disposes of its servers once the dispatcher is gone.
+    await Promise.race([outcome.catch(() => {}), sleep(1000)]);
+    process.off("uncaughtException", onUncaught);
+    process.off("unhandledRejection", onUncaught);
+  }
+}
+
+interface Reply {
+  status: number;
+  body: string;
+}
+
+interface Failure {
+  /** The class name; undici's own classes (by identity) as `undici.Name`. */
+  error: string;
+  code?: string;
+  syscall?: string;
+}
+
+function failure(err: unknown): Failure {
+  if (!(err instanceof Error)) return { error: `non-error ${String(err)}` };
+  const e = err as Error & { code?: unknown; syscall?: unknown };
+  const undiciName = Object.entries(errors).find(([, cls]) => e.constructor === cls)?.[0];
+  const out: Failure = { error: undiciName ? `undici.${undiciName}` : e.constructor.name };
+  if (typeof e.code === "string") out.code = e.code;
+  if (typeof e.syscall === "string") out.syscall = e.syscall;
+  return out;
+}
+
+const closedError = { error: "undici.ClientClosedError", code: "UND_ERR_CLOSED" };
+const destroyedError = { error: "undici.ClientDestroyedError", code: "UND_ERR_DESTROYED" };
+const invalidArgument = { error: "undici.InvalidArgumentError", code: "UND_ERR_INVALID_ARG" };
+const ok = { status: 200, body: "ok" };
+
+type RequestOptions = NonNullable<Parameters<typeof request>[1]>;
+
+/** `undici.request` through `dispatcher`: the reply, or how the request or its body failed. */
+async function fetchText(
+  dispatcher: Dispatcher,
+  url: string,
+  options: RequestOptions = {},
+): Promise<Reply | Failure> {
+  try {
+    const res = await request(url, { ...options, dispatcher });
+    return { status: res.statusCode, body: await res.body.text() };
+  } catch (err) {
+    return failure(err);
+  }
+}
+
+/** A controller-style handler that collects the response, and a promise of how it ended. */
+function collect(): { handler: Dispatcher.DispatchHandler; done: Promise<Reply | Failure> } {
+  let settle: (outcome: Reply | Failure) => void = () => {};
+  const done = new Promise<Reply | Failure>((resolve) => {
+    settle = resolve;
+  });
+  let status = 0;
+  const chunks: Buffer[] = [];
+  const handler: Dispatcher.DispatchHandler = {
+    onRequestStart: () => {},
+    onResponseStart: (_controller, statusCode) => {
+      status = statusCode;
+    },
+    onResponseData: (_controller, chunk) => {
+      chunks.push(chunk);
+    },
+    onResponseEnd: () => settle({ status, body: Buffer.concat(chunks).toString() }),
+    onResponseError: (_controller, err) => settle(failure(err)),
+  };
+  return { handler, done };
+}
+
+/** What a synchronous call did: threw (and what), or returned (a promise, or a value). */
+function attempt(call: () => unknown): { threw: Failure } | { returned: unknown } {
+  try {
+    const value = call();
+    if (value instanceof Promise) {
+      value.catch(() => {});
+      return { returned: "a promise" };
+    }
+    return { returned: value };
+  } catch (err) {
+    return { threw: failure(err) };
+  }
+}
+
+interface EventRecord {
+  event: "connect" | "disconnect" | "connectionError";
+  /** `"server"` for a URL of the server's origin; anything else as found. */
+  origin: string;
+  /** `targets` is an array whose first element is the dispatcher itself. */
+  self: boolean;
+  error?: Failure;
+}
+
+/** Records `connect`, `disconnect` and `connectionError` as the dispatcher emits them. */
+function recordEvents(dispatcher: Dispatcher, serverOrigin: string): EventRecord[] {
+  const events: EventRecord[] = [];
+  const expected = new URL(serverOrigin).href;
+  for (const event of ["connect", "disconnect", "connectionError"] as const) {
+    dispatcher.on(event as "disconnect", (origin: URL, targets: readonly Dispatcher[], error?: Error) => {
+      const where = origin instanceof URL ? origin.href : `not a URL: ${String(origin)}`;
+      events.push({
+        event,
+        origin: where === expected ? "server" : where,
+        self: Array.isArray(targets) && targets[0] === dispatcher,
+        ...(error === undefined ? {} : { error: failure(error) }),
+      });
+    });
+  }
+  return events;
+}
+
+/** A plain HTTP server on 127.0.0.1:`port` exactly; disposing of it closes it and its sockets. */
+async function listenOn(port: number, handler: RequestListener): Promise<AsyncDisposable> {
+  const server = createServer(handler);
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(port, "127.0.0.1", () => resolve());
+  });
+  return {
+    [Symbol.asyncDispose]: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
+  };
+}
+
+describe("close() and destroy()", () => {
+  it("close() works on a composed dispatcher", async () => {
+    const results = await compare(async (dispatcher) => {
+      const composed = dispatcher.compose(interceptors.retry()) as Subject;
+      await composed.close();
+      return { closed: dispatcher.closed, destroyed: dispatcher.destroyed, viaComposed: composed.closed };
+    });
+    expect(results).toEqual(both({ closed: true, destroyed: true, viaComposed: true }));
+  });
+
+  it("destroy() works on a composed dispatcher", async () => {
+    const results = await compare(async (dispatcher) => {
+      const composed = dispatcher.compose(interceptors.retry()) as Subject;
+      await composed.destroy();
+      return { closed: dispatcher.closed, destroyed: dispatcher.destroyed, viaComposed: composed.destroyed };
+    });
+    expect(results).toEqual(both({ closed: false, destroyed: true, viaComposed: true }));
+  });
+
+  it("close() lets a request in flight finish, and refuses new ones: closed while closing, destroyed once closed", async () => {
+    const results = await compare(async (dispatcher) => {
+      await using srv = await startHttpServer((_req, res) => {
+        res.write("first half, ");
+        setTimeout(() => res.end("second half"), 100);
+      });
+      const res = await request(srv.url(), { dispatcher });
+      const closing = dispatcher.close();
+      const whileClosing = {
+        closed: dispatcher.closed,
+        destroyed: dispatcher.destroyed,
+        dispatch: await fetchText(dispatcher, srv.url()),
+      };
+      const body = await res.body.text().catch(failure);
+      await closing;
+      const closed = {
+        closed: dispatcher.closed,
+        destroyed: dispatcher.destroyed,
+        dispatch: await fetchText(dispatcher, srv.url()),
+      };
+      return { body, whileClosing, closed };
+    });
+    expect(results).toEqual(
+      both({
+        body: "first half, second half",
+        whileClosing: { closed: true, destroyed: false, dispatch: closedError },
+        closed: { closed: true, destroyed: true, dispatch: destroyedError },
+      }),
+    );
+  });
+
+  it("destroy() aborts a request in flight with ClientDestroyedError and refuses new ones", async () => {
+    const results = await compare(async (dispatcher) => {
+      await using srv = await startHttpServer((_req, res) => {
+        res.write("a body that never ends");
+      });
+      const res = await request(srv.url(), { dispatcher });
+      const destroying = dispatcher.destroy();
+      const whileDestroying = {
+        closed: dispatcher.closed,
+        destroyed: dispatcher.destroyed,
+        dispatch: await fetchText(dispatcher, srv.url()),
+      };
+      const body = await res.body.text().catch(failure);
+      await destroying;
+      return { body, whileDestroying, destroyed: [dispatcher.closed, dispatcher.destroyed] };
+    });
+    expect(results).toEqual(
+      both({
+        body: destroyedError,
+        whileDestroying: { closed: false, destroyed: true, dispatch: destroyedError },
+        destroyed: [false, true],
+      }),
+    );
+  });
+
+  it("destroy(err) fails the requests in flight with err itself", async () => {
+    const results = await compare(async (dispatcher) => {
+      await using srv = await startHttpServer((_req, res) => {
+        res.write("a body that never ends");
+      });
+      const res = await request(srv.url(), { dispatcher });
+      const reason = new Error("shutting down");
+      await dispatcher.destroy(reason);
+      const err = await res.body.text().then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      return { same: err === reason, destroyed: dispatcher.destroyed };
+    });
+    expect(results).toEqual(both({ same: true, destroyed: true }));
+  });
+
+  it("close() twice at once resolves both; once closed, close() rejects and destroy() resolves", async () => {
+    const results = await compare(async (dispatcher) => {
+      const settle = (p: Promise<void>) => p.then(() => "resolved", failure);
+      const together = await Promise.all([settle(dispatcher.close()), settle(dispatcher.close())]);
+      const closeAgain = await settle(dispatcher.close());
+      const destroyAfter = await settle(dispatcher.destroy());
+      return { together, closeAgain, destroyAfter };
+    });
+    expect(results).toEqual(
+      both({ together: ["resolved", "resolved"], closeAgain: destroyedError, destroyAfter: "resolved" }),
+    );
+  });
+
+  it("close() after destroy() rejects with ClientDestroyedError and leaves closed false", async () => {
+    const results = await compare(async (dispatcher) => {
+      await dispatcher.destroy();
+      const close = await dispatcher.close().then(() => "resolved", failure);
+      return { close, closed: dispatcher.closed, destroyed: dispatcher.destroyed };
+    });
+    expect(results).toEqual(both({ close: destroyedError, closed: false, destroyed: true }));
+  });
+});
+
+describe("argument checks", () => {
+  it("close() and destroy() refuse a callback that is not a function with InvalidArgumentError", async () => {
+    const results = await compare(async (dispatcher) => {
+      // Casts: these calls are wrong on purpose.
+      const checks = {
+        closeObject: attempt(() => dispatcher.close({} as () => void)),
+        closeNumber: attempt(() => dispatcher.close(42 as unknown as () => void)),
+        destroyNumberCallback: attempt(() => dispatcher.destroy(null, 42 as unknown as () => void)),
+      };
+      return { checks, closed: dispatcher.closed, destroyed: dispatcher.destroyed };
+    });
+    expect(results).toEqual(
+      both({
+        checks: {
+          closeObject: { threw: invalidArgument },
+          closeNumber: { threw: invalidArgument },
+          destroyNumberCallback: { threw: invalidArgument },
+        },
+        closed: false,
+        destroyed: false,
+      }),
+    );
+  });
+
+  it("dispatch() refuses bad opts and handlers with InvalidArgumentError", async () => {
+    const results = await compare(async (dispatcher) => {
+      const opts: Dispatcher.DispatchOptions = { origin: "http://127.0.0.1:9", path: "/", method: "GET" };
+      const delivered: Failure[] = [];
+      const handler: Dispatcher.DispatchHandler = {
+        onRequestStart: () => {},
+        onResponseError: (_controller, err) => delivered.push(failure(err)),
+      };
+      // Casts: these calls are wrong on purpose.
+      const nullOpts = null as unknown as Dispatcher.DispatchOptions;
+      const checks = {
+        nullOpts: attempt(() => dispatcher.dispatch(nullOpts, handler)),
+        nullHandler: attempt(() => dispatcher.dispatch(opts, null as unknown as Dispatcher.DispatchHandler)),
+        nullOptsHandlerWithoutErrorCallback: attempt(() => dispatcher.dispatch(nullOpts, {})),
+      };
+      return { checks, delivered };
+    });
+    expect(results).toEqual(
+      both({
+        checks: {
+          // A handler that can take the error gets it, and dispatch() returns false.
+          nullOpts: { returned: false },
+          nullHandler: { threw: invalidArgument },
+          nullOptsHandlerWithoutErrorCallback: { threw: invalidArgument },
+        },
+        delivered: [invalidArgument],
+      }),
+    );
+  });
+
+  it("destroy(42) is not an argument error: 42 becomes the reason and the dispatcher is destroyed", async () => {
+    const results = await compare(async (dispatcher) => {
+      const call = attempt(() => dispatcher.destroy(42 as unknown as Error));
+      await until(() => dispatcher.destroyed, 500).catch(() => {});
+      return { call, destroyed: dispatcher.destroyed };
+    });
+    expect(results).toEqual(both({ call: { returned: "a promise" }, destroyed: true }));
+  });
+});
+
+describe("dispatch() and 'drain'", () => {
+  it("returns false once the dispatcher is saturated, emits 'drain' when it has room, then returns true", async () => {
+    const results = await compare(
+      async (dispatcher) => {
+        await using srv = await startHttpServer((_req, res) => {
+          setTimeout(() => res.end("ok"), 30);
+        });
+        const drains: Array<{ origin: string; self: boolean }> = [];
+        dispatcher.on("drain", (origin: URL, targets?: readonly Dispatcher[]) => {
+          drains.push({
+            origin: origin instanceof URL && origin.href === srv.url("/") ? "server" : String(origin),
+            self: targets?.[0] === dispatcher,
+          });
+        });
+        const opts: Dispatcher.DispatchOptions = { origin: srv.origin, path: "/", method: "GET" };
+        const calls = [collect(), collect(), collect()];
+        const returned = calls.map((c) => dispatcher.dispatch(opts, c.handler));
+        const replies = await Promise.all(calls.map((c) => c.done));
+        await sleep(20);
+        const last = collect();
+        const afterwards = dispatcher.dispatch(opts, last.handler);
+        await last.done;
+        return {
+          returned,
+          replies,
+          drained: drains.length > 0,
+          drain: drains[0],
+          afterwards,
+        };
+      },
+      {
+        make: {
+          Agent: () => new Agent({ connections: 2 }),
+          TCPConnector: () => new TCPConnector({ limit: 2 }),
+        },
+      },
+    );
+    expect(results).toEqual(
+      both({
+        returned: [true, false, false],
+        replies: [ok, ok, ok],
+        drained: true,
+        drain: { origin: "server", self: true },
+        afterwards: true,
+      }),
+    );
+  });
+});
+
+describe("events", () => {
+  it("'connect', then 'disconnect' with SocketError when the server closes an idle keep-alive socket", async () => {
+    const results = await compare(async (dispatcher) => {
+      await using srv = await startRawServer(async (conn) => {
+        await conn.readHead();
+        await conn.write("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok");
+        await sleep(20);
+        await conn.end();
+      });
+      const events = recordEvents(dispatcher, srv.origin);
+      const reply = await fetchText(dispatcher, srv.url());
+      await until(() => events.length >= 2, 1000).catch(() => {});
+      return { reply, events };
+    });
+    expect(results).toEqual(
+      both({
+        reply: ok,
+        events: [
+          { event: "connect", origin: "server", self: true },
+          {
+            event: "disconnect",
+            origin: "server",
+            self: true,
+            error: { error: "undici.SocketError", code: "UND_ERR_SOCKET" },
+          },
+        ],
+      }),
+    );
+  });
+
+  it("'disconnect' with InformationalError when the server answers Connection: close", async () => {
+    const results = await compare(async (dispatcher) => {
+      await using srv = await startHttpServer((_req, res) => {
+        res.setHeader("connection", "close");
+        res.end("ok");
+      });
+      const events = recordEvents(dispatcher, srv.origin);
+      const reply = await fetchText(dispatcher, srv.url());
+      await until(() => events.length >= 2, 1000).catch(() => {});
+      return { reply, events };
+    });
+    expect(results).toEqual(
+      both({
+        reply: ok,
+        events: [
+          { event: "connect", origin: "server", self: true },
+          {
+            event: "disconnect",
+            origin: "server",
+            self: true,
+            error: { error: "undici.InformationalError", code: "UND_ERR_INFO" },
+          },
+        ],
+      }),
+    );
+  });
+
+  for (const how of ["close", "destroy"] as const) {
+    it(`'disconnect' with ClientDestroyedError for an idle socket on ${how}()`, async () => {
+      const results = await compare(async (dispatcher) => {
+        await using srv = await startHttpServer((_req, res) => res.end("ok"));
+        const events = recordEvents(dispatcher, srv.origin);
+        const reply = await fetchText(dispatcher, srv.url());
+        await dispatcher[how]();
+        await until(() => events.length >= 2, 1000).catch(() => {});
+        return { reply, events };
+      });
+      expect(results).toEqual(
+        both({
+          reply: ok,
+          events: [
+            { event: "connect", origin: "server", self: true },
+            { event: "disconnect", origin: "server", self: true, error: destroyedError },
+          ],
+        }),
+      );
+    });
+  }
+
+  it("'connectionError' with the system error when the connection is refused, and no 'connect'", async () => {
+    const results = await compare(async (dispatcher) => {
+      const origin = `http://127.0.0.1:${await closedPort()}`;
+      const events = recordEvents(dispatcher, origin);
+      const reply = await fetchText(dispatcher, `${origin}/`);
+      await until(() => events.length >= 1, 1000).catch(() => {});
+      return { reply, events };
+    });
+    const refused = { error: "Error", code: "ECONNREFUSED", syscall: "connect" };
+    expect(results).toEqual(
+      both({
+        reply: refused,
+        events: [{ event: "connectionError", origin: "server", self: true, error: refused }],
+      }),
+    );
+  });
+});
+
+describe("errors handed to the handler", () => {
+  it("connection refused: the system error, ECONNREFUSED from connect", async () => {
+    const results = await compare(async (dispatcher) => {
+      return fetchText(dispatcher, `http://127.0.0.1:${await closedPort()}/`);
+    });
+    expect(results).toEqual(both({ error: "Error", code: "ECONNREFUSED", syscall: "connect" }));
+  });
+
+  it("a host name the lookup cannot resolve: the lookup's ENOTFOUND error", async () => {
+    const notFound = (hostname: string) =>
+      Object.assign(new Error(`getaddrinfo ENOTFOUND ${hostname}`), {
+        code: "ENOTFOUND",
+        syscall: "getaddrinfo",
+        hostname,
+      });
+    const results = await compare((dispatcher) => fetchText(dispatcher, "http://nowhere.test:8080/"), {
+      make: {
+        // Each with its own way of plugging in a lookup: net's `lookup`, the connector's resolver.
+        Agent: () =>
+          new Agent({
+            connect: { lookup: (hostname, _options, callback) => callback(notFound(hostname), "", 4) },
+          }),
+        TCPConnector: () => new TCPConnector({ resolver: new TableResolver({}) }),
+      },
+    });
+    expect(results).toEqual(both({ error: "Error", code: "ENOTFOUND", syscall: "getaddrinfo" }));
+  });
+
+  it("connect timeout (a TLS handshake that never completes): ConnectTimeoutError", async () => {
+    const results = await compare(
+      async (dispatcher) => {
+        // Accepts the TCP connection, then never says a word.
+        await using srv = await startRawServer(() => {});
+        return await fetchText(dispatcher, `https://127.0.0.1:${srv.port}/`);
+      },
+      {
+        parallel: true,
+        make: {
+          Agent: () => new Agent({ connect: { timeout: 100 } }),
+          TCPConnector: () => new TCPConnector({ connectTimeout: 100 }),
+        },
+      },
+    );
+    expect(results).toEqual(both({ error: "undici.ConnectTimeoutError", code: "UND_ERR_CONNECT_TIMEOUT" }));
+  });
+
+  it("headersTimeout elapsed: HeadersTimeoutError", async () => {
+    const results = await compare(
+      async (dispatcher) => {
+        await using srv = await startRawServer(async (conn) => {
+          await conn.readHead();
+        });
+        return await fetchText(dispatcher, srv.url(), { headersTimeout: 100 });
+      },
+      { parallel: true },
+    );
+    expect(results).toEqual(both({ error: "undici.HeadersTimeoutError", code: "UND_ERR_HEADERS_TIMEOUT" }));
+  });
+
+  it("bodyTimeout elapsed: BodyTimeoutError from the body", async () => {
+    const results = await compare(
+      async (dispatcher) => {
+        await using srv = await startRawServer(async (conn) => {
+          await conn.readHead();
+          await conn.write("HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc");
+        });
+        return await fetchText(dispatcher, srv.url(), { bodyTimeout: 100 });
+      },
+      { parallel: true },
+    );
+    expect(results).toEqual(both({ error: "undici.BodyTimeoutError", code: "UND_ERR_BODY_TIMEOUT" }));
+  });
+
+  it("the server closes or resets the connection before or during the response", async () => {
+    const results = await compare(async (dispatcher) => {
+      await using srv = await startRawServer(async (conn) => {
+        const head = await conn.readHead();
+        if (head.startsWith("GET /mid-body ")) {
+          await conn.write("HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc");
+          await conn.end();
+        } else if (head.startsWith("GET /reset ")) conn.reset();
+        else await conn.end();
+      });
+      return {
+        closedBeforeResponse: await fetchText(dispatcher, srv.url("/before")),
+        closedMidBody: await fetchText(dispatcher, srv.url("/mid-body")),
+        resetBeforeResponse: await fetchText(dispatcher, srv.url("/reset")),
+      };
+    });
+    const socketError = { error: "undici.SocketError", code: "UND_ERR_SOCKET" };
+    expect(results).toEqual(
+      both({
+        closedBeforeResponse: socketError,
+        closedMidBody: socketError,
+        resetBeforeResponse: { error: "Error", code: "ECONNRESET", syscall: "read" },
+      }),
+    );
+  });
+});
+
+describe("RetryAgent", () => {
+  it("retries a refused connection and gets the answer once the server is up", async () => {
+    const results = await compare(async (dispatcher) => {
+      const port = await closedPort();
+      let attempts = 0;
+      let server: AsyncDisposable | undefined;
+      // Below the RetryAgent: counts attempts, and has the server listen on the refused port
+      // before the first failure goes up, so the retry finds it.
+      const listenAfterFirstFailure: Dispatcher.DispatcherComposeInterceptor =
+        (dispatch) => (opts, handler) => {
+          attempts++;
+          return dispatch(opts, {
+            onRequestStart: (controller, context) => handler.onRequestStart?.(controller, context),
+            onResponseStart: (controller, statusCode, headers, statusMessage) =>
+              handler.onResponseStart?.(controller, statusCode, headers, statusMessage),
+            onResponseData: (controller, chunk) => handler.onResponseData?.(controller, chunk),
+            onResponseEnd: (controller, trailers) => handler.onResponseEnd?.(controller, trailers),
+            onResponseError: (controller, err) => {
+              if (server) {
+                handler.onResponseError?.(controller, err);
+                return;
+              }
+              void listenOn(port, (_req, res) => res.end("up now")).then(
+                (started) => {
+                  server = started;
+                  handler.onResponseError?.(controller, err);
+                },
+                (listenErr: unknown) => handler.onResponseError?.(controller, listenErr as Error),
+              );
+            },
+          });
+        };
+      try {
+        const retrying = new RetryAgent(dispatcher.compose(listenAfterFirstFailure), {
+          minTimeout: 1,
+          maxTimeout: 10,
+        });
+        const reply = await fetchText(retrying, `http://127.0.0.1:${port}/`);
+        return { reply, attempts };
+      } finally {
+        await server?.[Symbol.asyncDispose]();
+      }
+    });
+    expect(results).toEqual(both({ reply: { status: 200, body: "up now" }, attempts: 2 }));
+  });
+});
