@@ -4,13 +4,13 @@ import type { ConnectionOpener } from "./connection-opener.js";
 import type { H2Sharing, SharingWaiter } from "./h2-sharing.js";
 import type { Pool } from "./pool.js";
 import type { PoolKey } from "./pool-key.js";
-import { type ConnectorTrace, publish } from "./trace.js";
+import { type ConnectorTrace, connectorChannels, publish } from "./trace.js";
 
 /**
  * What kind of connection a request needs:
  * - `"shared"`: any connection; it may run as one stream of an HTTP/2 connection (requests);
  * - `"http1"`: a connection of its own speaking HTTP/1.1 (upgrades and CONNECT requests);
- * - `"raw"`: a socket no HTTP client has read from (aiohttp's `connect()`, `Expect: 100-continue`).
+ * - `"raw"`: a socket no HTTP client has read from (aiohttp's `connect()`).
  */
 export type ConnectionNeed = "shared" | "http1" | "raw";
 
@@ -32,23 +32,23 @@ export interface AcquireOptions {
   readonly sockConnect: number | null | undefined;
 }
 
-/** Told once how an acquisition ended: with a connection (open, and `reused` or new), or an error. */
-export type AcquireCallback = (err: Error | null, conn?: Connection, reused?: boolean) => void;
-
 /**
  * One request's way to a connection, the same for requests dispatched through the connector
- * and for aiohttp's `connect()`: a stream of a shared HTTP/2 connection, an idle connection,
- * or a new one opened for it — waiting in the pool's FIFO while `limit` or `limitPerHost` is
- * reached. The `timeout.connect` timer covers the wait and the opening; `abort()` gives up in
- * whatever phase the acquisition is in; aiohttp's `connection_queued_*` and `connection_reuseconn`
- * signals are sent here.
+ * (`PooledRequest` is an acquisition that then runs on its connection) and for aiohttp's
+ * `connect()`: a stream of a shared HTTP/2 connection, an idle connection, or a new one opened
+ * for it — waiting in the pool's FIFO while `limit` or `limitPerHost` is reached. The
+ * `timeout.connect` timer covers the wait and the opening; {@link Acquisition.giveUp} stops it in
+ * whatever phase it is in; aiohttp's `connection_queued_*` and `connection_reuseconn` signals are
+ * sent here. {@link Acquisition.acquired} is called exactly once.
  */
-export class Acquisition implements SharingWaiter {
+export abstract class Acquisition implements SharingWaiter {
   readonly key: PoolKey;
   readonly shareable: boolean;
   readonly #host: AcquisitionHost;
-  readonly #options: AcquireOptions;
-  readonly #callback: AcquireCallback;
+  readonly #need: ConnectionNeed;
+  readonly #trace: ConnectorTrace | undefined;
+  readonly #connectTimeout: number | null | undefined;
+  readonly #sockConnect: number | null | undefined;
   #conn: Connection | undefined;
   #opening: AbortController | undefined;
   #timer: NodeJS.Timeout | undefined;
@@ -56,25 +56,31 @@ export class Acquisition implements SharingWaiter {
   #queued = false;
   #done = false;
 
-  constructor(host: AcquisitionHost, options: AcquireOptions, callback: AcquireCallback) {
+  constructor(host: AcquisitionHost, options: AcquireOptions) {
     this.#host = host;
-    this.#options = options;
-    this.#callback = callback;
     this.key = options.key;
+    this.#need = options.need;
     this.shareable = options.need === "shared";
+    this.#trace = options.trace;
+    this.#connectTimeout = options.connectTimeout;
+    this.#sockConnect = options.sockConnect;
   }
+
+  /** The acquisition ended: with an open connection (`reused` when it was not opened for it), or `err`. */
+  protected abstract acquired(err: Error | null, conn?: Connection, reused?: boolean): void;
 
   /** True once a connection was handed over or the acquisition failed. */
   get done(): boolean {
     return this.#done;
   }
 
-  start(): void {
-    const timeout = this.#options.connectTimeout;
+  /** Starts waiting for a connection. */
+  protected acquire(): void {
+    const timeout = this.#connectTimeout;
     if (timeout != null && timeout > 0) {
       this.#timer = setTimeout(
         () =>
-          this.abort(
+          this.giveUp(
             new ConnectionTimeoutError(`Connection timeout after ${timeout} ms`, {
               host: this.key.hostname,
               port: this.key.port,
@@ -95,8 +101,8 @@ export class Acquisition implements SharingWaiter {
     pool.acquire(this);
   }
 
-  /** Gives up: the callback gets `reason`. A connection already handed over is not affected. */
-  abort(reason: Error): void {
+  /** Gives up: {@link Acquisition.acquired} gets `reason`. A connection already handed over is not affected. */
+  giveUp(reason: Error): void {
     if (this.#done) return;
     if (this.#opening) {
       this.#opening.abort(reason);
@@ -108,32 +114,37 @@ export class Acquisition implements SharingWaiter {
 
   // ── PoolWaiter ───────────────────────────────────────────────────────
 
+  /** @internal */
   accepts(conn: Connection): boolean {
-    const need = this.#options.need;
+    const need = this.#need;
     if (need === "raw") return conn.client === undefined;
     return need === "shared" || !conn.h2;
   }
 
+  /** @internal */
   queued(): void {
     this.#queued = true;
-    this.#options.trace?.onConnectionQueuedStart?.();
+    this.#trace?.onConnectionQueuedStart?.();
     publish("connectionQueuedStart", () => ({ origin: this.key.origin, key: this.key.id }));
   }
 
+  /** @internal */
   grant(conn: Connection, reused: boolean): void {
     this.#conn = conn;
     this.#reused = reused;
     conn.addStream();
     this.#queuedEnd();
     if (reused) {
-      this.#options.trace?.onConnectionReuseconn?.();
-      publish("connectionReuseconn", () => ({ origin: this.key.origin, connection: conn }));
+      this.#trace?.onConnectionReuseconn?.();
+      const channel = connectorChannels.connectionReuseconn;
+      if (channel.hasSubscribers) channel.publish({ origin: this.key.origin, connection: conn });
       this.#finish(null);
       return;
     }
     this.#open(conn);
   }
 
+  /** @internal */
   fail(err: Error): void {
     this.#queuedEnd();
     this.#finish(err);
@@ -149,8 +160,8 @@ export class Acquisition implements SharingWaiter {
     opener
       .open(conn, {
         controller,
-        sockConnect: this.#options.sockConnect,
-        trace: this.#options.trace,
+        sockConnect: this.#sockConnect,
+        trace: this.#trace,
         http1Only: !this.shareable,
       })
       .then(
@@ -173,14 +184,54 @@ export class Acquisition implements SharingWaiter {
     if (this.#done) return;
     this.#done = true;
     if (this.#timer) clearTimeout(this.#timer);
-    if (err) this.#callback(err);
-    else this.#callback(null, this.#conn, this.#reused);
+    if (err) this.acquired(err);
+    else this.acquired(null, this.#conn, this.#reused);
   }
 
   #queuedEnd(): void {
     if (!this.#queued) return;
     this.#queued = false;
-    this.#options.trace?.onConnectionQueuedEnd?.();
+    this.#trace?.onConnectionQueuedEnd?.();
     publish("connectionQueuedEnd", () => ({ origin: this.key.origin, key: this.key.id }));
   }
+}
+
+/** aiohttp's `connect()`: an acquisition for a raw connection, as a promise. */
+class ConnectionAcquisition extends Acquisition {
+  readonly #resolve: (conn: Connection) => void;
+  readonly #reject: (err: Error) => void;
+  readonly #signal: AbortSignal | undefined;
+  readonly #onAbort = (): void => this.giveUp(this.#signal?.reason as Error);
+
+  constructor(
+    host: AcquisitionHost,
+    options: AcquireOptions,
+    signal: AbortSignal | undefined,
+    resolve: (conn: Connection) => void,
+    reject: (err: Error) => void,
+  ) {
+    super(host, options);
+    this.#signal = signal;
+    this.#resolve = resolve;
+    this.#reject = reject;
+    signal?.addEventListener("abort", this.#onAbort, { once: true });
+    this.acquire();
+  }
+
+  protected acquired(err: Error | null, conn?: Connection): void {
+    this.#signal?.removeEventListener("abort", this.#onAbort);
+    if (err || !conn) this.#reject(err ?? new Error("no connection"));
+    else this.#resolve(conn);
+  }
+}
+
+/** Acquires a connection for `options.key` and resolves with it, open; `signal` gives up. */
+export function acquireConnection(
+  host: AcquisitionHost,
+  options: AcquireOptions,
+  signal: AbortSignal | undefined,
+): Promise<Connection> {
+  return new Promise<Connection>((resolve, reject) => {
+    new ConnectionAcquisition(host, options, signal, resolve, reject);
+  });
 }

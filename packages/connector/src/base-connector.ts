@@ -1,7 +1,7 @@
 import type { Socket } from "node:net";
 import { ConnectorClosedError, InvalidArgumentError, InvalidUrlClientError } from "@x/errors";
 import { Dispatcher, errors as undiciErrors } from "undici";
-import { Acquisition } from "./acquisition.js";
+import { acquireConnection } from "./acquisition.js";
 import type { Connection } from "./connection.js";
 import { ConnectionClients } from "./connection-client.js";
 import { type ConnectAttempt, ConnectionOpener } from "./connection-opener.js";
@@ -62,6 +62,8 @@ export abstract class BaseConnector extends Dispatcher implements AsyncDisposabl
   readonly #clients: ConnectionClients;
   readonly #host: RequestHost;
   readonly #keys = new Map<string, PoolKey>();
+  /** The last key looked up by origin text: most dispatchers talk to one origin at a time. */
+  #lastKey: { text: string; key: PoolKey } | undefined;
   /** Requests dispatched and not yet ended, for a graceful `close()`. */
   #inflight = 0;
   #idleWaiters: Array<() => void> = [];
@@ -315,26 +317,18 @@ export abstract class BaseConnector extends Dispatcher implements AsyncDisposabl
     const key = this.#keyFor(request.url, request, request.proxy !== undefined);
     const signal = request.signal;
     signal?.throwIfAborted();
-    return new Promise<Connection>((resolve, reject) => {
-      const onAbort = () => acquisition.abort(signal?.reason as Error);
-      const acquisition = new Acquisition(
-        this.#host,
-        {
-          key,
-          need: "raw",
-          trace: request.trace,
-          connectTimeout: request.timeout?.connect,
-          sockConnect: request.timeout?.sockConnect,
-        },
-        (err, conn) => {
-          signal?.removeEventListener("abort", onAbort);
-          if (err || !conn)
-            reject(isDispatcherClosed(err) ? new ConnectorClosedError(undefined, { cause: err }) : err);
-          else resolve(conn);
-        },
-      );
-      signal?.addEventListener("abort", onAbort, { once: true });
-      acquisition.start();
+    return acquireConnection(
+      this.#host,
+      {
+        key,
+        need: "raw",
+        trace: request.trace,
+        connectTimeout: request.timeout?.connect,
+        sockConnect: request.timeout?.sockConnect,
+      },
+      signal,
+    ).catch((err: unknown) => {
+      throw isDispatcherClosed(err) ? new ConnectorClosedError(undefined, { cause: err }) : err;
     });
   }
 
@@ -361,6 +355,7 @@ export abstract class BaseConnector extends Dispatcher implements AsyncDisposabl
   #drained(key: PoolKey): void {
     if (!this.#needDrain || this.#pool.waitingCount > 0 || !this.#pool.hasRoom(key.id)) return;
     this.#needDrain = false;
+    if (this.listenerCount("drain") === 0) return;
     // undici's dispatchers emit (origin, targets); its typings name only the origin.
     (this.emit as (event: string, ...args: unknown[]) => boolean)("drain", new URL(key.origin), [this]);
   }
@@ -460,8 +455,13 @@ export abstract class BaseConnector extends Dispatcher implements AsyncDisposabl
         (options.ssl === undefined && options.serverHostname === undefined && options.proxy === undefined));
     const text = typeof origin === "string" ? origin : origin?.href;
     if (simple && text !== undefined) {
+      const last = this.#lastKey;
+      if (last !== undefined && last.text === text) return last.key;
       const cached = this.#keys.get(text);
-      if (cached) return cached;
+      if (cached) {
+        this.#lastKey = { text, key: cached };
+        return cached;
+      }
     }
     let url: URL;
     try {
@@ -483,6 +483,7 @@ export abstract class BaseConnector extends Dispatcher implements AsyncDisposabl
     if (simple && text !== undefined) {
       if (this.#keys.size >= 1024) this.#keys.clear();
       this.#keys.set(text, key);
+      this.#lastKey = { text, key };
     }
     return key;
   }

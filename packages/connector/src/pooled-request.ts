@@ -38,20 +38,20 @@ export type PooledRequestOptions = Dispatcher.DispatchOptions &
  *   exception from the caller's handler escape — a throw ends the request with `onResponseError`,
  *   as undici's own core does, and nothing is called after the request has ended.
  */
-export class PooledRequest implements Dispatcher.DispatchController {
-  readonly key: PoolKey;
+export class PooledRequest extends Acquisition implements Dispatcher.DispatchController {
   readonly #host: RequestHost;
   readonly #opts: PooledRequestOptions;
   readonly #handler: ControllerHandler;
   readonly #x: ConnectorDispatchOptions | undefined;
-  readonly #need: ConnectionNeed;
-  #acquisition: Acquisition | undefined;
+  #acquiring = false;
   #conn: Connection | undefined;
   /** The controller of the undici `Client` running the request, once it runs. */
   #inner: Dispatcher.DispatchController | undefined;
   #reason: Error | null = null;
   #paused = false;
   #ended = false;
+  /** The response did not say `Connection: close`. */
+  #keepAlive = true;
 
   constructor(
     host: RequestHost,
@@ -60,12 +60,18 @@ export class PooledRequest implements Dispatcher.DispatchController {
     handler: ControllerHandler,
     need: ConnectionNeed,
   ) {
+    const x = opts.connectorOptions;
+    super(host, {
+      key,
+      need,
+      trace: x?.trace,
+      connectTimeout: x?.timeout?.connect,
+      sockConnect: x?.timeout?.sockConnect,
+    });
     this.#host = host;
-    this.key = key;
     this.#opts = opts;
     this.#handler = handler;
-    this.#x = opts.connectorOptions;
-    this.#need = need;
+    this.#x = x;
   }
 
   /** Hands the caller its controller, then waits for a connection. */
@@ -77,19 +83,8 @@ export class PooledRequest implements Dispatcher.DispatchController {
       return;
     }
     if (this.#ended) return;
-    const x = this.#x;
-    this.#acquisition = new Acquisition(
-      this.#host,
-      {
-        key: this.key,
-        need: this.#need,
-        trace: x?.trace,
-        connectTimeout: x?.timeout?.connect,
-        sockConnect: x?.timeout?.sockConnect,
-      },
-      (err, conn) => this.#acquired(err, conn),
-    );
-    this.#acquisition.start();
+    this.#acquiring = true;
+    this.acquire();
   }
 
   // ── the caller's controller ──────────────────────────────────────────
@@ -131,7 +126,7 @@ export class PooledRequest implements Dispatcher.DispatchController {
     const err = reason ?? new undiciErrors.RequestAbortedError();
     this.#reason = err;
     if (this.#inner) this.#inner.abort(err);
-    else if (this.#acquisition) this.#acquisition.abort(err);
+    else if (this.#acquiring) this.giveUp(err);
     else if (!this.#conn) this.#end(err);
     // Otherwise the Client holds the request and has not started it: onRequestStart aborts it.
   }
@@ -152,7 +147,11 @@ export class PooledRequest implements Dispatcher.DispatchController {
   }
 
   onResponseStarted(): void {
-    this.#call(() => this.#handler.onResponseStarted?.());
+    try {
+      this.#handler.onResponseStarted?.();
+    } catch (err) {
+      this.#threw(err);
+    }
   }
 
   onResponseStart(
@@ -162,37 +161,57 @@ export class PooledRequest implements Dispatcher.DispatchController {
     statusText?: string,
   ): void {
     if (this.#ended) return;
-    this.#call(() => this.#handler.onResponseStart?.(this, statusCode, headers, statusText));
+    const connection = headers?.connection;
+    if (connection !== undefined && /close/i.test(String(connection))) this.#keepAlive = false;
+    try {
+      this.#handler.onResponseStart?.(this, statusCode, headers, statusText);
+    } catch (err) {
+      this.#threw(err);
+    }
   }
 
   onResponseData(_inner: Dispatcher.DispatchController, chunk: Buffer): void {
     if (this.#ended) return;
-    this.#call(() => this.#handler.onResponseData?.(this, chunk));
+    try {
+      this.#handler.onResponseData?.(this, chunk);
+    } catch (err) {
+      this.#threw(err);
+    }
   }
 
   onResponseEnd(_inner: Dispatcher.DispatchController, trailers: ResponseHeaders): void {
     if (this.#ended) return;
     this.#ended = true;
-    // undici decides whether to keep the socket right after this returns. Releasing first and
-    // ending after lets a caller that sends its next request from onResponseEnd (a redirect
-    // interceptor, a session following a redirect) reuse this very connection.
-    queueMicrotask(() => {
+    // The connection goes back before the caller hears of the end, so that a caller sending its
+    // next request from onResponseEnd (a redirect interceptor, a session following a redirect)
+    // reuses it: the Client queues that request behind this one's last steps. When the socket
+    // is going to close (Connection: close, a request that asked for it), undici closes it
+    // right after this returns, and the connection goes back only then.
+    if (this.#keepAlive && this.#opts.reset !== true && !this.#host.forceClose) {
       this.#leave();
-      try {
-        this.#handler.onResponseEnd?.(this, trailers);
-      } catch (err) {
-        // undici's core does the same: a throw from onResponseEnd becomes onResponseError
-        // (undici's RetryHandler throws on purpose to retry).
-        this.#error(err as Error);
-      }
-      this.#host.settled(this);
-    });
+      this.#deliverEnd(trailers);
+    } else {
+      queueMicrotask(() => {
+        this.#leave();
+        this.#deliverEnd(trailers);
+      });
+    }
+  }
+
+  /** Tells the caller the response ended; a throw from it becomes onResponseError, as in undici. */
+  #deliverEnd(trailers: ResponseHeaders): void {
+    try {
+      this.#handler.onResponseEnd?.(this, trailers);
+    } catch (err) {
+      // undici's RetryHandler throws from onResponseEnd on purpose, to retry.
+      this.#error(err as Error);
+    }
+    this.#host.settled(this);
   }
 
   onResponseError(_inner: Dispatcher.DispatchController | null, err: Error): void {
     if (this.#ended) return;
     this.#ended = true;
-    this.#acquisition = undefined;
     const conn = this.#conn;
     if (conn) queueMicrotask(() => this.#leave());
     this.#error(err);
@@ -221,17 +240,26 @@ export class PooledRequest implements Dispatcher.DispatchController {
   }
 
   onBodySent(chunk: unknown): void {
-    this.#call(() => this.#handler.onBodySent?.(chunk));
+    try {
+      this.#handler.onBodySent?.(chunk);
+    } catch (err) {
+      this.#threw(err);
+    }
   }
 
   onRequestSent(): void {
-    this.#call(() => this.#handler.onRequestSent?.());
+    try {
+      this.#handler.onRequestSent?.();
+    } catch (err) {
+      this.#threw(err);
+    }
   }
 
   // ── internals ────────────────────────────────────────────────────────
 
-  #acquired(err: Error | null, conn: Connection | undefined): void {
-    this.#acquisition = undefined;
+  /** The acquisition ended: the request runs on `conn`, or fails with `err`. */
+  protected acquired(err: Error | null, conn?: Connection): void {
+    this.#acquiring = false;
     if (err || !conn) {
       err ??= new undiciErrors.RequestAbortedError();
       this.#end(err === this.#reason ? err : (forHandlers(err, this.#host.closing) as Error));
@@ -241,14 +269,10 @@ export class PooledRequest implements Dispatcher.DispatchController {
     this.#host.clientFor(conn).dispatch(this.#clientOptions(), this);
   }
 
-  /** Runs a callback of the caller's handler; a throw ends the request with that error. */
-  #call(fn: () => void): void {
-    try {
-      fn();
-    } catch (err) {
-      if (this.#inner) this.#inner.abort(err as Error);
-      else this.#end(err as Error);
-    }
+  /** A callback of the caller's handler threw: the request ends with that error. */
+  #threw(err: unknown): void {
+    if (this.#inner) this.#inner.abort(err as Error);
+    else this.#end(err as Error);
   }
 
   /** Ends the request with `err` before the Client has it. */
