@@ -109,7 +109,7 @@ export abstract class BaseConnector extends Dispatcher implements AsyncDisposabl
       get closing() {
         return connector.#closed;
       },
-      clientFor: (conn) => this.#clients.clientFor(conn),
+      clientFor: (conn, expectContinue) => this.#clients.clientFor(conn, expectContinue),
       upgraded: (conn) => this.#upgraded(conn),
       leave: (conn) => this.#leave(conn),
       settled: (request) => this.#settled(request),
@@ -149,6 +149,15 @@ export abstract class BaseConnector extends Dispatcher implements AsyncDisposabl
   /** How long idle connections are kept, ms (0 when keep-alive is off). */
   get keepaliveTimeout(): number {
     return this.#settings.keepaliveTimeout;
+  }
+
+  /**
+   * True: undici's `expectContinue` dispatch option is honoured over HTTP/1.1 too (undici's own
+   * clients honour it over HTTP/2 only). Such a request gets a connection of its own, sends
+   * `Expect: 100-continue` and holds its body until the server answers `100 Continue`.
+   */
+  get expectContinueHttp1(): boolean {
+    return true;
   }
 
   /** Connections in use, idle, and requests waiting. */
@@ -197,7 +206,8 @@ export abstract class BaseConnector extends Dispatcher implements AsyncDisposabl
       const x = opts.connectorOptions;
       const key = this.#keyFor(opts.origin, x);
       const upgrade = (opts.upgrade !== undefined && opts.upgrade !== null) || opts.method === "CONNECT";
-      const request = new PooledRequest(this.#host, key, opts, caller, upgrade ? "http1" : "shared");
+      const need = opts.expectContinue === true ? "raw" : upgrade ? "http1" : "shared";
+      const request = new PooledRequest(this.#host, key, opts, caller, need);
       this.#inflight++;
       request.start();
       // As undici's dispatchers do: false once this request took the last free place.

@@ -3,6 +3,7 @@ import { Client } from "undici";
 import type { Connection } from "./connection.js";
 import type { ConnectionOpener } from "./connection-opener.js";
 import type { ConnectorSettings } from "./connector-options.js";
+import { ExpectContinueSocket } from "./expect-continue.js";
 import { MAX_STREAMS } from "./h2-sharing.js";
 import { forHandlers } from "./handler-errors.js";
 
@@ -36,8 +37,12 @@ export class ConnectionClients {
     return this.#handed.has(socket);
   }
 
-  /** The client bound to `conn`, created on first use. */
-  clientFor(conn: Connection): Client {
+  /**
+   * The client bound to `conn`, created on first use. With `expectContinue`, a new connection
+   * gets a client that speaks through an {@link ExpectContinueSocket} (for one request: the
+   * connection closes after it).
+   */
+  clientFor(conn: Connection, expectContinue = false): Client {
     const existing = conn.client;
     if (existing && !existing.destroyed) return existing;
     const settings = this.#settings;
@@ -45,7 +50,7 @@ export class ConnectionClients {
     const h2 = conn.h2;
     const client = new Client(conn.key.origin, {
       connect: (_opts, callback) =>
-        this.#connect(conn, callback as (err: Error | null, socket: Socket | null) => void),
+        this.#connect(conn, expectContinue, callback as (err: Error | null, socket: Socket | null) => void),
       pipelining: h2 ? MAX_STREAMS : 1,
       ...(h2 ? { allowH2: true, maxConcurrentStreams: MAX_STREAMS } : {}),
       keepAliveTimeout: keepAlive,
@@ -61,13 +66,18 @@ export class ConnectionClients {
     return client;
   }
 
-  #connect(conn: Connection, callback: (err: Error | null, socket: Socket | null) => void): void {
+  #connect(
+    conn: Connection,
+    expectContinue: boolean,
+    callback: (err: Error | null, socket: Socket | null) => void,
+  ): void {
     const socket = conn.socket;
     if (socket && conn.alive && !this.#handed.has(socket)) {
       this.#handed.add(socket);
+      const given = expectContinue ? (new ExpectContinueSocket(socket) as unknown as Socket) : socket;
       // Never synchronously: undici's Client resumes its queue from the callback and must not
       // re-enter the resume it is calling us from.
-      queueMicrotask(() => callback(null, socket));
+      queueMicrotask(() => callback(null, given));
       return;
     }
     this.#opener

@@ -13,8 +13,8 @@ export interface RequestHost extends AcquisitionHost {
   readonly forceClose: boolean;
   /** True once `close()` was called (errors then say "closed", not "destroyed"). */
   readonly closing: boolean;
-  /** The HTTP client bound to `conn`, created on first use. */
-  clientFor(conn: Connection): Client;
+  /** The HTTP client bound to `conn`, created on first use (speaking `Expect: 100-continue` if asked). */
+  clientFor(conn: Connection, expectContinue?: boolean): Client;
   /** `conn`'s socket left HTTP through an upgrade or CONNECT. */
   upgraded(conn: Connection): void;
   /** A request on `conn` is done; the connection goes back to the pool when none is left. */
@@ -266,7 +266,7 @@ export class PooledRequest extends Acquisition implements Dispatcher.DispatchCon
       return;
     }
     this.#conn = conn;
-    this.#host.clientFor(conn).dispatch(this.#clientOptions(), this);
+    this.#host.clientFor(conn, this.#expectContinue).dispatch(this.#clientOptions(), this);
   }
 
   /** A callback of the caller's handler threw: the request ends with that error. */
@@ -296,9 +296,18 @@ export class PooledRequest extends Acquisition implements Dispatcher.DispatchCon
     if (conn) this.#host.leave(conn);
   }
 
+  /** Sent with `Expect: 100-continue` over HTTP/1.1 (undici's Client honours it over HTTP/2 only). */
+  get #expectContinue(): boolean {
+    return this.#opts.expectContinue === true;
+  }
+
   #clientOptions(): PooledRequestOptions {
     const opts = this.#opts;
     const key = this.key;
+    if (this.#expectContinue) {
+      // One request per such connection: it closes after the response.
+      return { ...opts, expectContinue: false, reset: true };
+    }
     const forceClose = this.#host.forceClose;
     const proxy = key.proxy;
     if (proxy && key.protocol === "http:" && !key.tunnel) {

@@ -7,7 +7,6 @@ import type { Dispatcher } from "undici";
 import type { ClientRequest } from "./client-request.js";
 import type { ClientResponse } from "./client-response.js";
 import type { ResolvedTimeout } from "./client-timeout.js";
-import { sendWithExpectContinue } from "./expect-continue.js";
 import { HeaderList } from "./headers.js";
 import { netrcFor } from "./netrc.js";
 import type { ClientSessionOptions, RequestOptions } from "./options.js";
@@ -264,17 +263,14 @@ export class ClientSession implements AsyncDisposable {
         );
         return;
       }
-      if (call.expect100) {
-        if (!(this.#dispatcher instanceof BaseConnector)) {
-          reject(
-            new InvalidArgumentError(
-              "expect100 needs an @x/connector connector (undici's HTTP/1.1 client cannot wait for 100 Continue)",
-            ),
-          );
-          return;
-        }
-        sendWithExpectContinue(this.#dispatcher, request, headers, handler).catch((err: unknown) =>
-          handler.onError(err as Error),
+      if (
+        call.expect100 &&
+        (this.#dispatcher as { expectContinueHttp1?: unknown }).expectContinueHttp1 !== true
+      ) {
+        reject(
+          new InvalidArgumentError(
+            "expect100 needs a connector that honours undici's expectContinue over HTTP/1.1 (an @x/connector connector); undici's own clients wait for 100 Continue over HTTP/2 only",
+          ),
         );
         return;
       }
@@ -290,6 +286,7 @@ export class ClientSession implements AsyncDisposable {
             // sockRead is the handler's own, exact timer; total covers the rest.
             headersTimeout: 0,
             bodyTimeout: 0,
+            ...(call.expect100 ? { expectContinue: true } : {}),
             // undici closes the connection after every HEAD by default; aiohttp keeps it, and a
             // server that sends a stray body is caught by undici's idle-socket check anyway.
             ...(request.closeConnection
