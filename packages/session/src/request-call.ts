@@ -225,6 +225,9 @@ export class RequestCall {
     if (total !== null) this.#timer = setTimeout(() => this.fail(new TotalTimeoutError(total)), total);
     try {
       const response = await this.#loop(method, input);
+      // From here the caller holds the response: an unread body must not keep the process alive
+      // (undici's does not), while a read in progress keeps it alive through its socket.
+      this.#timer?.unref();
       this.#final = this.#current;
       if (this.#finalDone || this.#final?.complete) this.#cleanup();
       return response;

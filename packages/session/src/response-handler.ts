@@ -118,6 +118,9 @@ export class ResponseHandler implements ResponseSource {
           }),
         );
       }, read);
+      // A request or read in progress keeps the process alive through its socket; the timer
+      // alone must not (an unread body may wait forever).
+      this.#readTimer.unref();
     }
   }
 
