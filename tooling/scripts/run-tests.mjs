@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // The README's test command: builds, type-checks, lints and packaging-checks every package
-// (turbo), runs every test lane (this Node, Node 22, Node 24), proves the packed tarballs
+// (turbo), runs every test lane (this Node, Node 22, Node 24, Node 26), proves the packed tarballs
 // (packed.mjs), then prints one plain summary line counted from vitest's JSON results:
 //   N passed, N failed
 // Exits non-zero if any step or lane failed or any test failed.
@@ -50,12 +50,12 @@ const vitestArgs = (name) => [
 ];
 
 /**
- * Each lane runs the whole suite: on this Node, then on Node 22 and 24 from npm's `node@22` and
- * `node@24` packages (`LANES=node-current` runs one lane only).
+ * Each lane runs the whole suite: on this Node, then on Node 22, 24 and 26 from npm's `node@22`,
+ * `node@24` and `node@26` packages (`LANES=node-current` or `LANES=node-26,node-24` runs those only).
  */
 const allLanes = [
   { name: "node-current", cmd: process.execPath, args: vitestArgs("node-current") },
-  ...["22", "24"].map((major) => ({
+  ...["22", "24", "26"].map((major) => ({
     name: `node-${major}`,
     cmd: "npx",
     args: ["-y", "-p", `node@${major}`, "node", ...vitestArgs(`node-${major}`)],

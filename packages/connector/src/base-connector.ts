@@ -1,5 +1,5 @@
 import type { Socket } from "node:net";
-import { ConnectorClosedError, InvalidArgumentError, InvalidUrlClientError } from "@x/errors";
+import { ConnectorClosedError, InvalidArgumentError } from "@x/errors";
 import { Dispatcher, errors as undiciErrors } from "undici";
 import { acquireConnection } from "./acquisition.js";
 import type { Connection } from "./connection.js";
@@ -15,7 +15,7 @@ import { H2Sharing } from "./h2-sharing.js";
 import { forHandlers, isDispatcherClosed } from "./handler-errors.js";
 import { controllerHandler } from "./legacy-handler.js";
 import { Pool } from "./pool.js";
-import type { PoolKey } from "./pool-key.js";
+import { originKey, type PoolKey, PoolKeys } from "./pool-key.js";
 import { PooledRequest, type RequestHost } from "./pooled-request.js";
 
 export type { ConnectAttempt } from "./connection-opener.js";
@@ -39,8 +39,6 @@ export interface ConnectorStats {
   readonly waiting: number;
 }
 
-const DEFAULT_PORTS: Record<string, number> = { "http:": 80, "https:": 443, "ws:": 80, "wss:": 443 };
-
 type DispatchOptions = Dispatcher.DispatchOptions & ConnectorDispatchExtension;
 type Callback = (err: Error | null, data: null) => void;
 
@@ -61,9 +59,7 @@ export abstract class BaseConnector extends Dispatcher implements AsyncDisposabl
   readonly #sharing: H2Sharing;
   readonly #clients: ConnectionClients;
   readonly #host: RequestHost;
-  readonly #keys = new Map<string, PoolKey>();
-  /** The last key looked up by origin text: most dispatchers talk to one origin at a time. */
-  #lastKey: { text: string; key: PoolKey } | undefined;
+  readonly #keys: PoolKeys;
   /** Requests dispatched and not yet ended, for a graceful `close()`. */
   #inflight = 0;
   #idleWaiters: Array<() => void> = [];
@@ -98,6 +94,7 @@ export abstract class BaseConnector extends Dispatcher implements AsyncDisposabl
       },
       settings,
     );
+    this.#keys = new PoolKeys((url, options) => this.createKey(url, options));
     this.#pool = pool;
     this.#sharing = new H2Sharing(pool);
     this.#clients = new ConnectionClients(settings, opener, this);
@@ -181,11 +178,7 @@ export abstract class BaseConnector extends Dispatcher implements AsyncDisposabl
    */
   protected createKey(url: URL, options: KeyOptions | undefined): PoolKey {
     if (options?.proxy) throw new InvalidArgumentError(`${this.constructor.name} does not support proxies`);
-    const protocol = url.protocol === "https:" || url.protocol === "wss:" ? "https:" : "http:";
-    const port = url.port ? Number(url.port) : (DEFAULT_PORTS[url.protocol] ?? 80);
-    const hostname = url.hostname.startsWith("[") ? url.hostname.slice(1, -1) : url.hostname;
-    const origin = `${protocol}//${url.hostname}:${port}`;
-    return { id: origin, origin, protocol, hostname, port, tls: undefined, servername: undefined };
+    return originKey(url);
   }
 
   // ── Dispatcher ──────────────────────────────────────────────────────
@@ -204,7 +197,7 @@ export abstract class BaseConnector extends Dispatcher implements AsyncDisposabl
       if (this.#destroyed) throw new undiciErrors.ClientDestroyedError();
       if (this.#closed) throw new undiciErrors.ClientClosedError();
       const x = opts.connectorOptions;
-      const key = this.#keyFor(opts.origin, x);
+      const key = this.#keys.keyFor(opts.origin, x);
       const upgrade = (opts.upgrade !== undefined && opts.upgrade !== null) || opts.method === "CONNECT";
       const need = opts.expectContinue === true ? "raw" : upgrade ? "http1" : "shared";
       const request = new PooledRequest(this.#host, key, opts, caller, need);
@@ -324,7 +317,7 @@ export abstract class BaseConnector extends Dispatcher implements AsyncDisposabl
   async #connectConnection(request: ConnectRequest): Promise<Connection> {
     if (this.#closed || this.#destroyed) throw new ConnectorClosedError();
     // A raw connection through a proxy must be a tunnel, whatever the scheme.
-    const key = this.#keyFor(request.url, request, request.proxy !== undefined);
+    const key = this.#keys.keyFor(request.url, request, request.proxy !== undefined);
     const signal = request.signal;
     signal?.throwIfAborted();
     return acquireConnection(
@@ -403,24 +396,8 @@ export abstract class BaseConnector extends Dispatcher implements AsyncDisposabl
   }
 
   #destroyConnection(conn: Connection, err?: Error): Promise<void> {
-    const socket = conn.socket;
-    const tls = socket !== undefined && (socket as { encrypted?: boolean }).encrypted === true;
-    if (
-      this.#settings.cleanupClosed &&
-      tls &&
-      socket &&
-      !socket.destroyed &&
-      conn.client === undefined &&
-      !this.#destroyed
-    ) {
-      // Graceful TLS close with a bound: close_notify now, abort if the peer lingers.
-      socket.end();
-      const timer = setTimeout(() => socket.destroy(), 2000);
-      timer.unref();
-      socket.once("close", () => clearTimeout(timer));
-      conn.setState("closed");
+    if (this.#settings.cleanupClosed && !this.#destroyed && conn.closeTlsGracefully(2000))
       return Promise.resolve();
-    }
     return conn.destroy(err);
   }
 
@@ -451,50 +428,4 @@ export abstract class BaseConnector extends Dispatcher implements AsyncDisposabl
 
   /** Releases what a subclass owns (a resolver) after every connection is closed. */
   protected async closeResources(): Promise<void> {}
-
-  // ── keys ────────────────────────────────────────────────────────────
-
-  #keyFor(
-    origin: string | URL | undefined,
-    options: ConnectorDispatchOptions | undefined,
-    tunnel = false,
-  ): PoolKey {
-    const simple =
-      !tunnel &&
-      (options === undefined ||
-        (options.ssl === undefined && options.serverHostname === undefined && options.proxy === undefined));
-    const text = typeof origin === "string" ? origin : origin?.href;
-    if (simple && text !== undefined) {
-      const last = this.#lastKey;
-      if (last !== undefined && last.text === text) return last.key;
-      const cached = this.#keys.get(text);
-      if (cached) {
-        this.#lastKey = { text, key: cached };
-        return cached;
-      }
-    }
-    let url: URL;
-    try {
-      url = typeof origin === "string" ? new URL(origin) : (origin as URL);
-      if (!(url instanceof URL)) throw new TypeError("missing origin");
-    } catch (err) {
-      throw new InvalidUrlClientError(String(origin), "the request origin is not a valid URL", {
-        cause: err,
-      });
-    }
-    if (!(url.protocol in DEFAULT_PORTS)) {
-      throw new InvalidUrlClientError(
-        url.href,
-        `unsupported scheme ${url.protocol} (expected http:, https:, ws: or wss:)`,
-      );
-    }
-    if (!url.hostname) throw new InvalidUrlClientError(url.href, "the URL has no host");
-    const key = this.createKey(url, tunnel ? { ...options, tunnel: true } : options);
-    if (simple && text !== undefined) {
-      if (this.#keys.size >= 1024) this.#keys.clear();
-      this.#keys.set(text, key);
-      this.#lastKey = { text, key };
-    }
-    return key;
-  }
 }

@@ -178,6 +178,23 @@ export class Connection {
     return socket !== undefined && !socket.destroyed && !socket.readableEnded && !this.#upgraded;
   }
 
+  /**
+   * @internal Closes an idle raw TLS connection the polite way — close_notify now, abort if the
+   * peer has not finished closing within `boundMs` (aiohttp's `enable_cleanup_closed`). False
+   * when that does not apply (no open TLS socket, or an HTTP client owns it).
+   */
+  closeTlsGracefully(boundMs: number): boolean {
+    const socket = this.#socket;
+    if (!socket || socket.destroyed || this.#client !== undefined) return false;
+    if ((socket as { encrypted?: boolean }).encrypted !== true) return false;
+    socket.end();
+    const timer = setTimeout(() => socket.destroy(), boundMs);
+    timer.unref();
+    socket.once("close", () => clearTimeout(timer));
+    this.setState("closed");
+    return true;
+  }
+
   /** @internal Destroys the socket and the HTTP client, if any, and stops an opening in progress. */
   destroy(err?: Error): Promise<void> {
     this.setState("closed");

@@ -153,7 +153,7 @@ export class ExpectContinueSocket extends Duplex {
         if (data.length > 0 && !this.push(data)) this.#socket.pause();
         return;
       }
-      if (status !== undefined && status.startsWith("1")) {
+      if (status?.startsWith("1")) {
         // Another interim answer (102, 103): undici handles those; keep waiting for 100.
         const interim = data.subarray(0, end + CRLF2.length);
         this.push(interim);

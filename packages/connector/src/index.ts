@@ -36,4 +36,5 @@ export {
 } from "./ssl.js";
 export { type LocalAddress, TCPConnector, type TCPConnectorOptions } from "./tcp-connector.js";
 export { type ConnectorChannelName, type ConnectorTrace, connectorChannels } from "./trace.js";
+export { type FetchDispatcher, fetchDispatcher, withConnectorOptions } from "./typed-options.js";
 export { UnixConnector } from "./unix-connector.js";

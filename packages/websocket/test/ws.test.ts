@@ -1,4 +1,7 @@
 import { createHash } from "node:crypto";
+import { createSecureServer } from "node:http2";
+import type { AddressInfo, Socket } from "node:net";
+import { connect as tlsConnect } from "node:tls";
 import { BasicAuth } from "@x/auth";
 import { TCPConnector } from "@x/connector";
 import {
@@ -14,6 +17,7 @@ import {
 } from "@x/errors";
 import { rawWsHandshake, sleep, startRawServer, startWsServer } from "@x/fixtures";
 import { describe, expect, it } from "vitest";
+import { WebSocketServer } from "ws";
 import { WSMsgType, wsConnect } from "../src/index.js";
 
 describe("messages", () => {
@@ -381,5 +385,42 @@ describe("through a connector", () => {
     expect(await viaCa.receiveStr()).toBe("secure");
     await using pinned = await wsConnect(srv.url("/"), { fingerprint: certs.server.sha256 });
     expect(pinned.getExtraInfo("cipher")).toBeTruthy();
+  });
+
+  it("works through a connector that offers HTTP/2: the websocket gets an HTTP/1.1 connection of its own", async () => {
+    // A server that speaks both: it would pick h2 if the client offered it.
+    const { testCertificates } = await import("@x/fixtures");
+    const certs = await testCertificates();
+    const server = createSecureServer({ key: certs.server.key, cert: certs.server.cert, allowHTTP1: true });
+    const wss = new WebSocketServer({ noServer: true });
+    server.on("upgrade", (req, socket, head) =>
+      wss.handleUpgrade(req, socket as Socket, head, (ws) =>
+        ws.on("message", (m, binary) => ws.send(m, { binary })),
+      ),
+    );
+    await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+    const port = (server.address() as AddressInfo).port;
+    try {
+      await using connector = new TCPConnector({ allowH2: true, ssl: { ca: certs.ca } });
+      // A client offering h2 gets it from this server…
+      const probe = tlsConnect({
+        port,
+        host: "127.0.0.1",
+        servername: "localhost",
+        ca: certs.ca,
+        ALPNProtocols: ["h2", "http/1.1"],
+      });
+      await new Promise((r) => probe.once("secureConnect", r));
+      expect(probe.alpnProtocol).toBe("h2");
+      probe.destroy();
+      // …but the connector's websocket asks for HTTP/1.1 only.
+      await using ws = await wsConnect(`wss://localhost:${port}/`, { connector });
+      await ws.sendStr("over h1");
+      expect(await ws.receiveStr()).toBe("over h1");
+      expect((ws.getExtraInfo("socket") as { alpnProtocol?: string }).alpnProtocol).toBe("http/1.1");
+    } finally {
+      for (const c of wss.clients) c.terminate();
+      await new Promise<void>((r) => server.close(() => r()));
+    }
   });
 });
