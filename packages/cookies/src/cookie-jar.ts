@@ -25,8 +25,11 @@ export interface CookieJarOptions {
   unsafe?: boolean;
   /** Quote values with characters outside the cookie-octet set, as Python does. Default `true`. */
   quoteCookie?: boolean;
-  /** Origins (`"http://localhost:8080"`) treated as secure: Secure cookies are stored from and sent to them. */
-  treatAsSecureOrigin?: Iterable<string | URL>;
+  /**
+   * Origins treated as secure: Secure cookies are stored from and sent to them. One origin
+   * (`"http://localhost:8080"` or a `URL`) or a list of them. Default none.
+   */
+  treatAsSecureOrigin?: string | URL | Iterable<string | URL>;
   /** Most cookies kept per domain; the least recently used go first. Default 50. */
   maxCookiesPerDomain?: number;
   /** Most cookies kept in all. Default 3000. */
@@ -67,6 +70,63 @@ function toUrl(value: URL | string, what: string): URL {
 function hostOf(url: URL): string {
   const host = url.hostname;
   return host.startsWith("[") ? host.slice(1, -1) : host;
+}
+
+/** The origins `treatAsSecureOrigin` names: one origin (a string or a URL) or an iterable of them. */
+function secureOrigins(given: CookieJarOptions["treatAsSecureOrigin"]): Set<string> {
+  const list = typeof given === "string" || given instanceof URL ? [given] : given;
+  if (list === undefined) return new Set();
+  if (typeof list !== "object" || list === null || !(Symbol.iterator in list)) {
+    throw new InvalidArgumentError(
+      `treatAsSecureOrigin must be an origin (a string or a URL) or a list of them, got ${typeof list}`,
+    );
+  }
+  const origins = new Set<string>();
+  for (const origin of list as Iterable<unknown>) {
+    if (typeof origin !== "string" && !(origin instanceof URL)) {
+      throw new InvalidArgumentError(
+        `treatAsSecureOrigin entries must be strings or URLs, got ${typeof origin}`,
+      );
+    }
+    origins.add(toUrl(origin, "treatAsSecureOrigin").origin);
+  }
+  return origins;
+}
+
+/**
+ * True when `domain` (any case, leading or trailing dot) is a public suffix such as `com` or
+ * `co.uk`, or empty: no cookie may claim it. IP addresses are not suffixes.
+ */
+function isPublicSuffix(domain: string): boolean {
+  const bare = domain.toLowerCase().replace(/^\./, "").replace(/\.$/, "");
+  if (bare === "") return true;
+  if (isIP(bare) !== 0) return false;
+  // tough-cookie 6 answers undefined (not null) for a suffix, and throws for special-use names
+  // such as localhost unless told they are allowed.
+  return getPublicSuffix(bare, { allowSpecialUseDomain: true, ignoreError: true }) == null;
+}
+
+/**
+ * Fixes a parsed cookie's expiry in time: `Max-Age` becomes an absolute `Expires` counted from
+ * `now` (RFC 6265 §5.3 step 3). tough-cookie counts Max-Age from the last access instead, so a
+ * cookie sent often would never expire, and one never read through it (a shared cookie) never.
+ */
+function fixExpiry(cookie: Cookie, now: number): void {
+  if (cookie.maxAge === null || cookie.maxAge === undefined) return;
+  const maxAge = cookie.maxAge;
+  if (maxAge === "Infinity") cookie.expires = "Infinity";
+  else if (maxAge === "-Infinity" || maxAge <= 0) cookie.expires = new Date(0);
+  else cookie.expires = new Date(now + maxAge * 1000);
+  cookie.maxAge = null;
+}
+
+function timeOf(value: unknown): number | undefined {
+  return value instanceof Date ? value.getTime() : undefined;
+}
+
+/** True when the cookie's expiry has passed. */
+function isExpired(cookie: Cookie, now: number): boolean {
+  return (cookie.expiryTime() ?? Number.POSITIVE_INFINITY) <= now;
 }
 
 function checkLimit(name: string, value: number | undefined, fallback: number): number {
@@ -113,10 +173,7 @@ export class CookieJar implements AbstractCookieJar {
   constructor(options: CookieJarOptions = {}) {
     this.#unsafe = options.unsafe ?? false;
     this.#quote = options.quoteCookie ?? true;
-    const origins = new Set<string>();
-    for (const origin of options.treatAsSecureOrigin ?? [])
-      origins.add(toUrl(origin, "treatAsSecureOrigin").origin);
-    this.#secureOrigins = origins;
+    this.#secureOrigins = secureOrigins(options.treatAsSecureOrigin);
     this.#maxPerDomain = checkLimit("maxCookiesPerDomain", options.maxCookiesPerDomain, 50);
     this.#maxCookies = checkLimit("maxCookies", options.maxCookies, 3000);
     this.#maxCookieSize = checkLimit("maxCookieSize", options.maxCookieSize, 4096);
@@ -148,8 +205,10 @@ export class CookieJar implements AbstractCookieJar {
   updateCookies(cookies: CookieInput, responseUrl?: URL | string): void {
     const url = responseUrl === undefined ? undefined : toUrl(responseUrl, "responseUrl");
     if (url && !this.#unsafe && isIP(hostOf(url)) !== 0) return;
+    const now = Date.now();
     for (const cookie of this.#parse(cookies)) {
       if (cookie.key.length + cookie.value.length > this.#maxCookieSize) continue;
+      fixExpiry(cookie, now);
       if (url) this.#setFrom(cookie, url);
       else this.#setShared(cookie);
     }
@@ -180,6 +239,7 @@ export class CookieJar implements AbstractCookieJar {
   }
 
   clear(predicate?: (cookie: CookieRecord) => boolean): void {
+    this.#expireShared();
     if (!predicate) {
       this.#shared.clear();
       this.#tough.removeAllCookiesSync();
@@ -200,6 +260,8 @@ export class CookieJar implements AbstractCookieJar {
    * temporary file and a rename, so a crash never leaves half a file.
    */
   async save(path: string): Promise<void> {
+    this.#expireShared();
+    this.#all();
     const data = JSON.stringify({
       format: FORMAT,
       version: VERSION,
@@ -253,6 +315,7 @@ export class CookieJar implements AbstractCookieJar {
     for (const entry of data.shared as unknown[]) {
       const cookie = typeof entry === "object" && entry !== null ? Cookie.fromJSON(entry) : undefined;
       if (!cookie || typeof cookie.key !== "string") throw fail("a shared cookie entry is malformed");
+      fixExpiry(cookie, timeOf(cookie.creation) ?? Date.now());
       shared.set(cookie.key, cookie);
     }
     let tough: ToughCookieJar;
@@ -267,6 +330,10 @@ export class CookieJar implements AbstractCookieJar {
     this.#tough = tough;
     this.#toughEmpty = serialized.cookies.length === 0;
     this.#shared = shared;
+    // Files written before Max-Age was fixed at store time still count it from the last access.
+    for (const c of this.#all(false))
+      fixExpiry(c, timeOf(c.lastAccessed) ?? timeOf(c.creation) ?? Date.now());
+    this.#expireShared();
     this.#enforceTotal();
   }
 
@@ -293,12 +360,20 @@ export class CookieJar implements AbstractCookieJar {
     return url.protocol === "https:" || url.protocol === "wss:" || this.#secureOrigins.has(url.origin);
   }
 
-  #all(): Cookie[] {
+  /** Every stored (not shared) cookie; expired ones are removed on the way unless `expire` is false. */
+  #all(expire = true): Cookie[] {
     let all: Cookie[] = [];
     void this.#tough.store.getAllCookies((err, cookies) => {
       if (!err && cookies) all = cookies;
     });
-    return all;
+    if (!expire) return all;
+    const now = Date.now();
+    const live: Cookie[] = [];
+    for (const c of all) {
+      if (isExpired(c, now)) this.#remove(c);
+      else live.push(c);
+    }
+    return live;
   }
 
   #remove(c: Cookie): void {
@@ -370,13 +445,14 @@ export class CookieJar implements AbstractCookieJar {
   #setShared(cookie: Cookie): void {
     if (cookie.domain) {
       // A cookie with a Domain but no response URL belongs to that domain.
-      const domain = cookie.domain.replace(/^\./, "").replace(/\.$/, "");
-      if (getPublicSuffix(domain) === null) return;
-      this.#setFrom(cookie, new URL(`https://${domain}${cookie.path?.startsWith("/") ? cookie.path : "/"}`));
+      if (isPublicSuffix(cookie.domain)) return;
+      const domain = cookie.domain.toLowerCase().replace(/^\./, "").replace(/\.$/, "");
+      const host = isIP(domain) === 6 ? `[${domain}]` : domain;
+      this.#setFrom(cookie, new URL(`https://${host}${cookie.path?.startsWith("/") ? cookie.path : "/"}`));
       return;
     }
     cookie.path = "/";
-    if ((cookie.expiryTime() ?? Number.POSITIVE_INFINITY) <= Date.now()) {
+    if (isExpired(cookie, Date.now())) {
       this.#shared.delete(cookie.key);
       return;
     }
@@ -387,13 +463,17 @@ export class CookieJar implements AbstractCookieJar {
     if (cookie.domain?.endsWith(".")) {
       // aiohttp makes a Domain with a trailing dot host-only — unless it names a public suffix,
       // which is refused outright.
-      const bare = cookie.domain.toLowerCase().replace(/^\./, "").slice(0, -1);
-      if (bare === "" || getPublicSuffix(bare) === null) return;
+      if (isPublicSuffix(cookie.domain)) return;
       cookie.domain = null;
     }
     if (!this.#isSecure(url) && (cookie.secure || this.#hasSecureTwin(cookie, hostOf(url), url.pathname)))
       return;
     const stored = this.#tough.setCookieSync(cookie, this.#toughUrl(url), { http: true, ignoreError: true });
+    if (stored && isExpired(stored, Date.now())) {
+      // Already expired: it replaced any cookie of the same name, domain and path; now it goes too.
+      this.#remove(stored);
+      return;
+    }
     if (stored) this.#toughEmpty = false;
     if (stored?.domain) this.#enforceDomain(stored.domain);
     this.#enforceTotal();
@@ -442,8 +522,6 @@ export class CookieJar implements AbstractCookieJar {
   #expireShared(): void {
     if (this.#shared.size === 0) return;
     const now = Date.now();
-    for (const [name, c] of this.#shared) {
-      if ((c.expiryTime() ?? Number.POSITIVE_INFINITY) <= now) this.#shared.delete(name);
-    }
+    for (const [name, c] of this.#shared) if (isExpired(c, now)) this.#shared.delete(name);
   }
 }
