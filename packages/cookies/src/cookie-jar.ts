@@ -5,19 +5,26 @@ import { InvalidArgumentError } from "@x/errors";
 import {
   Cookie,
   domainMatch,
-  getPublicSuffix,
   MemoryCookieStore,
   pathMatch,
   type SerializedCookieJar,
   CookieJar as ToughCookieJar,
 } from "tough-cookie";
-import type {
-  AbstractCookieJar,
-  CookieAttributes,
-  CookieInput,
-  CookieRecord,
-} from "./abstract-cookie-jar.js";
-import { quoteCookieValue } from "./quote.js";
+import type { AbstractCookieJar, CookieInput, CookieRecord } from "./abstract-cookie-jar.js";
+import { toSetCookieHeaders } from "./cookie-input.js";
+import {
+  fixExpiry,
+  hostOf,
+  isExpired,
+  isPublicSuffix,
+  isSecureUrl,
+  parseHeader,
+  type SecureOrigins,
+  secureOrigins,
+  timeOf,
+  toRecord,
+  toUrl,
+} from "./cookie-rules.js";
 
 /** Options of {@link CookieJar}. */
 export interface CookieJarOptions {
@@ -29,7 +36,7 @@ export interface CookieJarOptions {
    * Origins treated as secure: Secure cookies are stored from and sent to them. One origin
    * (`"http://localhost:8080"` or a `URL`) or a list of them. Default none.
    */
-  treatAsSecureOrigin?: string | URL | Iterable<string | URL>;
+  treatAsSecureOrigin?: SecureOrigins;
   /** Most cookies kept per domain; the least recently used go first. Default 50. */
   maxCookiesPerDomain?: number;
   /** Most cookies kept in all. Default 3000. */
@@ -42,103 +49,12 @@ export interface CookieJarOptions {
 
 const FORMAT = "@x/cookies";
 const VERSION = 1;
-/** Characters a cookie name may not contain (RFC 6265 token). */
-const BAD_NAME = /[\x00-\x20\x7f()<>@,;:\\"/[\]?={}\u0100-\uffff]/;
-/** Characters a cookie value may not contain: controls, `;`, and anything a header cannot carry. */
-const BAD_VALUE = /[\x00-\x1f\x7f;\u0100-\uffff]/;
-/** A parsed Set-Cookie whose name or value holds these could not be sent back, so it is skipped. */
-const UNSENDABLE = /[\x00-\x08\x0a-\x1f\x7f\u0100-\uffff]/;
-
-/** Parses one Set-Cookie value, or nothing when it is not a cookie or could not be sent back. */
-function parseHeader(header: string): Cookie | undefined {
-  const c = Cookie.parse(header);
-  if (!c || UNSENDABLE.test(c.key) || UNSENDABLE.test(c.value)) return undefined;
-  return c;
-}
-
-function toUrl(value: URL | string, what: string): URL {
-  if (value instanceof URL) return value;
-  try {
-    return new URL(value);
-  } catch (err) {
-    throw new InvalidArgumentError(`${what} must be an absolute URL, got ${JSON.stringify(value)}`, {
-      cause: err,
-    });
-  }
-}
-
-function hostOf(url: URL): string {
-  const host = url.hostname;
-  return host.startsWith("[") ? host.slice(1, -1) : host;
-}
-
-/** The origins `treatAsSecureOrigin` names: one origin (a string or a URL) or an iterable of them. */
-function secureOrigins(given: CookieJarOptions["treatAsSecureOrigin"]): Set<string> {
-  const list = typeof given === "string" || given instanceof URL ? [given] : given;
-  if (list === undefined) return new Set();
-  if (typeof list !== "object" || list === null || !(Symbol.iterator in list)) {
-    throw new InvalidArgumentError(
-      `treatAsSecureOrigin must be an origin (a string or a URL) or a list of them, got ${typeof list}`,
-    );
-  }
-  const origins = new Set<string>();
-  for (const origin of list as Iterable<unknown>) {
-    if (typeof origin !== "string" && !(origin instanceof URL)) {
-      throw new InvalidArgumentError(
-        `treatAsSecureOrigin entries must be strings or URLs, got ${typeof origin}`,
-      );
-    }
-    origins.add(toUrl(origin, "treatAsSecureOrigin").origin);
-  }
-  return origins;
-}
-
-/**
- * True when `domain` (any case, leading or trailing dot) is a public suffix such as `com` or
- * `co.uk`, or empty: no cookie may claim it. IP addresses are not suffixes.
- */
-function isPublicSuffix(domain: string): boolean {
-  const bare = domain.toLowerCase().replace(/^\./, "").replace(/\.$/, "");
-  if (bare === "") return true;
-  if (isIP(bare) !== 0) return false;
-  // tough-cookie 6 answers undefined (not null) for a suffix, and throws for special-use names
-  // such as localhost unless told they are allowed.
-  return getPublicSuffix(bare, { allowSpecialUseDomain: true, ignoreError: true }) == null;
-}
-
-/**
- * Fixes a parsed cookie's expiry in time: `Max-Age` becomes an absolute `Expires` counted from
- * `now` (RFC 6265 §5.3 step 3). tough-cookie counts Max-Age from the last access instead, so a
- * cookie sent often would never expire, and one never read through it (a shared cookie) never.
- */
-function fixExpiry(cookie: Cookie, now: number): void {
-  if (cookie.maxAge === null || cookie.maxAge === undefined) return;
-  const maxAge = cookie.maxAge;
-  if (maxAge === "Infinity") cookie.expires = "Infinity";
-  else if (maxAge === "-Infinity" || maxAge <= 0) cookie.expires = new Date(0);
-  else cookie.expires = new Date(now + maxAge * 1000);
-  cookie.maxAge = null;
-}
-
-function timeOf(value: unknown): number | undefined {
-  return value instanceof Date ? value.getTime() : undefined;
-}
-
-/** True when the cookie's expiry has passed. */
-function isExpired(cookie: Cookie, now: number): boolean {
-  return (cookie.expiryTime() ?? Number.POSITIVE_INFINITY) <= now;
-}
 
 function checkLimit(name: string, value: number | undefined, fallback: number): number {
   if (value === undefined) return fallback;
   if (!Number.isInteger(value) || value < 1)
     throw new InvalidArgumentError(`${name} must be a positive integer`);
   return value;
-}
-
-function sameSiteOf(value: unknown): CookieRecord["sameSite"] {
-  const v = typeof value === "string" ? value.toLowerCase() : undefined;
-  return v === "strict" || v === "lax" || v === "none" ? v : undefined;
 }
 
 /**
@@ -198,20 +114,44 @@ export class CookieJar implements AbstractCookieJar {
 
   *[Symbol.iterator](): Iterator<CookieRecord> {
     this.#expireShared();
-    for (const c of this.#shared.values()) yield this.#record(c, true);
-    for (const c of this.#all()) yield this.#record(c, false);
+    for (const c of this.#shared.values()) yield toRecord(c, true, this.#quote);
+    for (const c of this.#all()) yield toRecord(c, false, this.#quote);
   }
 
-  updateCookies(cookies: CookieInput, responseUrl?: URL | string): void {
+  /**
+   * Stores the cookies that `Set-Cookie` header values received from `responseUrl` set or delete;
+   * without `responseUrl`, shared cookies (sent to every host). Values that are not cookies or
+   * break the rules are skipped.
+   * @throws {InvalidArgumentError} if `headers` is not a list of strings or `responseUrl` not an absolute URL.
+   */
+  updateCookiesFromHeaders(headers: readonly string[], responseUrl?: URL | string): void {
+    if (
+      typeof headers === "string" ||
+      !Array.isArray(headers) ||
+      headers.some((h) => typeof h !== "string")
+    ) {
+      throw new InvalidArgumentError("headers must be an array of Set-Cookie strings");
+    }
     const url = responseUrl === undefined ? undefined : toUrl(responseUrl, "responseUrl");
     if (url && !this.#unsafe && isIP(hostOf(url)) !== 0) return;
     const now = Date.now();
-    for (const cookie of this.#parse(cookies)) {
-      if (cookie.key.length + cookie.value.length > this.#maxCookieSize) continue;
+    for (const header of headers) {
+      const cookie = parseHeader(header);
+      if (!cookie || cookie.key.length + cookie.value.length > this.#maxCookieSize) continue;
       fixExpiry(cookie, now);
       if (url) this.#setFrom(cookie, url);
       else this.#setShared(cookie);
     }
+  }
+
+  /**
+   * Stores cookies given in any shape `CookieInput` allows — a record, `[name, value]` pairs,
+   * `Set-Cookie` values — as received from `responseUrl`, or shared without it (aiohttp's
+   * `update_cookies`). Records and pairs are all checked before any is stored.
+   * @throws {InvalidArgumentError} for an invalid record or pair (see `toSetCookieHeaders`) or URL.
+   */
+  updateCookies(cookies: CookieInput, responseUrl?: URL | string): void {
+    this.updateCookiesFromHeaders(toSetCookieHeaders(cookies), responseUrl);
   }
 
   filterCookies(requestUrl: URL | string): Map<string, CookieRecord> {
@@ -220,7 +160,7 @@ export class CookieJar implements AbstractCookieJar {
     let headerSize = 0;
     const add = (cookie: Cookie, shared: boolean) => {
       if (out.has(cookie.key)) return;
-      const record = this.#record(cookie, shared);
+      const record = toRecord(cookie, shared, this.#quote);
       const size = record.name.length + record.value.length + (out.size > 0 ? 3 : 1);
       if (headerSize + size > this.#maxHeaderSize) return;
       headerSize += size;
@@ -246,8 +186,9 @@ export class CookieJar implements AbstractCookieJar {
       this.#toughEmpty = true;
       return;
     }
-    for (const [name, c] of this.#shared) if (predicate(this.#record(c, true))) this.#shared.delete(name);
-    for (const c of this.#all()) if (predicate(this.#record(c, false))) this.#remove(c);
+    for (const [name, c] of this.#shared)
+      if (predicate(toRecord(c, true, this.#quote))) this.#shared.delete(name);
+    for (const c of this.#all()) if (predicate(toRecord(c, false, this.#quote))) this.#remove(c);
   }
 
   clearDomain(domain: string): void {
@@ -357,7 +298,7 @@ export class CookieJar implements AbstractCookieJar {
   }
 
   #isSecure(url: URL): boolean {
-    return url.protocol === "https:" || url.protocol === "wss:" || this.#secureOrigins.has(url.origin);
+    return isSecureUrl(url, this.#secureOrigins);
   }
 
   /** Every stored (not shared) cookie; expired ones are removed on the way unless `expire` is false. */
@@ -378,68 +319,6 @@ export class CookieJar implements AbstractCookieJar {
 
   #remove(c: Cookie): void {
     if (c.domain && c.path) void this.#tough.store.removeCookie(c.domain, c.path, c.key, () => {});
-  }
-
-  #record(c: Cookie, shared: boolean): CookieRecord {
-    const expires = c.isPersistent() ? c.expiryDate() : undefined;
-    return {
-      name: c.key,
-      value: this.#quote ? quoteCookieValue(c.value) : c.value,
-      domain: shared ? "" : (c.domain ?? ""),
-      path: c.path ?? "/",
-      expires: expires && Number.isFinite(expires.getTime()) ? expires : null,
-      secure: c.secure,
-      httpOnly: c.httpOnly,
-      sameSite: sameSiteOf(c.sameSite),
-      hostOnly: shared ? false : (c.hostOnly ?? false),
-    };
-  }
-
-  /** Turns any accepted input into cookies; bad Set-Cookie headers are skipped, bad records throw. */
-  *#parse(input: CookieInput): Generator<Cookie> {
-    if (typeof input === "string") {
-      const c = parseHeader(input);
-      if (c) yield c;
-      return;
-    }
-    const entries: Iterable<unknown> =
-      Symbol.iterator in (input as object)
-        ? (input as Iterable<unknown>)
-        : Object.entries(input as Record<string, string | CookieAttributes>);
-    for (const entry of entries) {
-      if (typeof entry === "string") {
-        const c = parseHeader(entry);
-        if (c) yield c;
-        continue;
-      }
-      if (!Array.isArray(entry) || entry.length !== 2 || typeof entry[0] !== "string") {
-        throw new InvalidArgumentError("cookies must be a record, [name, value] pairs or Set-Cookie strings");
-      }
-      yield this.#fromAttributes(entry[0], entry[1] as string | CookieAttributes);
-    }
-  }
-
-  #fromAttributes(name: string, given: string | CookieAttributes): Cookie {
-    const attrs: CookieAttributes = typeof given === "string" ? { value: given } : given;
-    if (typeof attrs !== "object" || attrs === null || typeof attrs.value !== "string") {
-      throw new InvalidArgumentError(`cookie ${JSON.stringify(name)} needs a string value`);
-    }
-    if (name === "" || BAD_NAME.test(name))
-      throw new InvalidArgumentError(`invalid cookie name ${JSON.stringify(name)}`);
-    if (BAD_VALUE.test(attrs.value)) {
-      throw new InvalidArgumentError(
-        `cookie ${JSON.stringify(name)} has a control character or ';' in its value`,
-      );
-    }
-    const cookie = new Cookie({ key: name, value: attrs.value });
-    if (attrs.domain) cookie.domain = attrs.domain.toLowerCase();
-    if (attrs.path) cookie.path = attrs.path;
-    if (attrs.expires) cookie.expires = attrs.expires;
-    if (attrs.maxAge !== undefined) cookie.maxAge = attrs.maxAge;
-    if (attrs.secure) cookie.secure = true;
-    if (attrs.httpOnly) cookie.httpOnly = true;
-    if (attrs.sameSite) cookie.sameSite = attrs.sameSite;
-    return cookie;
   }
 
   #setShared(cookie: Cookie): void {
