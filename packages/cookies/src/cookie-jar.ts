@@ -166,15 +166,24 @@ export class CookieJar implements AbstractCookieJar {
       headerSize += size;
       out.set(record.name, record);
     };
+    if (!this.#toughEmpty && (this.#unsafe || isIP(hostOf(url)) === 0)) {
+      const secure = this.#isSecure(url);
+      const found = this.#tough.getCookiesSync(this.#toughUrl(url), { http: true, sort: true });
+      // Of two cookies of a name with paths of one length, the more specific domain wins (aiohttp
+      // lets it overwrite the other); tough-cookie's order keeps the older first.
+      found.sort(
+        (a, b) =>
+          (b.path ?? "").length - (a.path ?? "").length || (b.domain ?? "").length - (a.domain ?? "").length,
+      );
+      // tough-cookie counts loopback http as secure (RFC 6265bis); aiohttp does not, nor do we.
+      for (const c of found) if (secure || !c.secure) add(c, false);
+    }
+    // Shared cookies last: a cookie of the request's domain wins over a shared one of its name, as
+    // in aiohttp, where the domain's cookies overwrite the shared ones.
     if (this.#shared.size > 0) {
       this.#expireShared();
       for (const c of this.#shared.values()) add(c, true);
     }
-    if (this.#toughEmpty || (!this.#unsafe && isIP(hostOf(url)) !== 0)) return out;
-    const secure = this.#isSecure(url);
-    const found = this.#tough.getCookiesSync(this.#toughUrl(url), { http: true, sort: true });
-    // tough-cookie counts loopback http as secure (RFC 6265bis); aiohttp does not, nor do we.
-    for (const c of found) if (secure || !c.secure) add(c, false);
     return out;
   }
 

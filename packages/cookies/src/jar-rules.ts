@@ -97,9 +97,13 @@ export function storableCookie(
     c.domain = host;
     c.hostOnly = true;
   }
+  const givenPath = c.path;
   if (!c.path?.startsWith("/")) c.path = defaultPath(url.pathname);
   if (c.key.startsWith("__Secure-") && !c.secure) return undefined;
-  if (c.key.startsWith("__Host-") && (!c.secure || named || c.path !== "/")) return undefined;
+  // RFC 6265bis: a __Host- cookie names Path=/ itself; a default path of "/" does not do.
+  // A Domain with a trailing dot was dropped above (aiohttp), so it does not count here.
+  const domainGiven = named !== undefined && !named.endsWith(".");
+  if (c.key.startsWith("__Host-") && (!c.secure || domainGiven || givenPath !== "/")) return undefined;
   return toRecord(c, false, false);
 }
 
@@ -131,7 +135,9 @@ export function selectCookies(
     }
     found.push(c);
   }
-  found.sort((a, b) => b.path.length - a.path.length);
+  // Longer paths first; of equal paths the more specific domain, shared cookies ("") last: the
+  // cookie aiohttp would let overwrite the others of its name comes first.
+  found.sort((a, b) => b.path.length - a.path.length || b.domain.length - a.domain.length);
   const quote = rules.quoteCookie ?? true;
   const out = new Map<string, CookieRecord>();
   for (const c of found) {

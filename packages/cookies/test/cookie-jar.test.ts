@@ -94,6 +94,16 @@ describe("aiohttp's rules", () => {
     });
   });
 
+  it("a cookie of the request's domain wins over a shared cookie of its name, and a host's over its parent's", () => {
+    const jar = new CookieJar();
+    jar.updateCookies({ theme: "default", lang: "en" });
+    jar.updateCookies(["theme=dark; Domain=example.com"], "http://www.example.com/");
+    jar.updateCookies(["theme=light"], "http://www.example.com/");
+    expect(cookieHeader(jar.filterCookies("http://www.example.com/"))).toBe("theme=light; lang=en");
+    expect(cookieHeader(jar.filterCookies("http://api.example.com/"))).toBe("theme=dark; lang=en");
+    expect(cookieHeader(jar.filterCookies("http://example.org/"))).toBe("theme=default; lang=en");
+  });
+
   it("sends longer paths first and only the most specific cookie of a name", () => {
     const jar = new CookieJar();
     jar.updateCookies(["n=root; Path=/", "n=deep; Path=/a/b", "m=1; Path=/a"], "http://example.com/");

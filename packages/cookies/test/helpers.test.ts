@@ -131,6 +131,14 @@ describe("storableCookie and selectCookies", () => {
     ).toMatchObject({ secure: true });
   });
 
+  it("a __Host- cookie must name Path=/ itself", () => {
+    expect(storableCookie("__Host-a=1; Secure", "https://example.com/")).toBeUndefined();
+    expect(storableCookie("__Host-a=1; Secure; Path=/", "https://example.com/")).toMatchObject({ path: "/" });
+    expect(
+      storableCookie("__Host-a=1; Secure; Path=/; Domain=example.com", "https://example.com/"),
+    ).toBeUndefined();
+  });
+
   it("selectCookies sends the most specific of a name and honours treatAsSecureOrigin", () => {
     const url = "http://localhost:8080/a/b";
     const stored = ["n=root; Path=/", "n=deep; Path=/a", "s=1; Secure; Path=/"].map(
@@ -168,7 +176,7 @@ describe("CookieJar.updateCookiesFromHeaders", () => {
     jar.updateCookiesFromHeaders(["a=1"], new URL("http://example.com/"));
     jar.updateCookiesFromHeaders(["b=2"], "http://example.com/");
     jar.updateCookiesFromHeaders(["shared=3"]);
-    expect(cookieHeader(jar.filterCookies(new URL("http://example.com/")))).toBe("shared=3; a=1; b=2");
+    expect(cookieHeader(jar.filterCookies(new URL("http://example.com/")))).toBe("a=1; b=2; shared=3");
   });
 
   it("refuses anything but a list of strings", () => {
