@@ -1,37 +1,24 @@
-// A user's own cookie jar, in about 20 lines: one map per host; Set-Cookie parsed by @x/cookies.
+// A user's own cookie jar, in about 20 lines and asynchronous (as one in a database would be):
+// the two methods of AbstractCookieJar, one map per host, Set-Cookie parsed by @x/cookies.
 import { parseSetCookie } from "@x/cookies";
 
 export class MyJar {
-  #byHost = new Map();
-  updateCookies(input, responseUrl) {
-    const host = responseUrl ? new URL(responseUrl).hostname : "*";
-    const items =
-      typeof input === "string"
-        ? [input]
-        : Symbol.iterator in Object(input)
-          ? [...input]
-          : Object.entries(input);
-    const map = this.#byHost.get(host) ?? new Map();
-    for (const item of items) {
-      const c = parseSetCookie(typeof item === "string" ? item : `${item[0]}=${item[1]}`);
-      if (c) map.set(c.name, { ...c, domain: host === "*" ? "" : host });
+  #byHost = new Map(); // host ("" for shared cookies) → name → value
+  async updateCookiesFromHeaders(headers, responseUrl) {
+    const host = responseUrl?.hostname ?? "";
+    const cookies = this.#byHost.get(host) ?? new Map();
+    for (const header of headers) {
+      const c = parseSetCookie(header);
+      if (!c) continue;
+      if (c.expires && c.expires.getTime() <= Date.now()) cookies.delete(c.name);
+      else cookies.set(c.name, c.value);
     }
-    this.#byHost.set(host, map);
+    this.#byHost.set(host, cookies);
   }
-  filterCookies(url) {
-    return new Map([...(this.#byHost.get("*") ?? []), ...(this.#byHost.get(new URL(url).hostname) ?? [])]);
-  }
-  clear(predicate) {
-    for (const map of this.#byHost.values())
-      for (const [k, c] of map) if (!predicate || predicate(c)) map.delete(k);
-  }
-  clearDomain(domain) {
-    this.clear((c) => c.domain === domain || c.domain.endsWith(`.${domain}`));
-  }
-  get size() {
-    return [...this.#byHost.values()].reduce((n, m) => n + m.size, 0);
-  }
-  *[Symbol.iterator]() {
-    for (const map of this.#byHost.values()) yield* map.values();
+  async filterCookies(requestUrl) {
+    const out = new Map();
+    for (const host of ["", requestUrl.hostname])
+      for (const [name, value] of this.#byHost.get(host) ?? []) out.set(name, { name, value });
+    return out;
   }
 }

@@ -67,6 +67,12 @@ const lanes = only ? allLanes.filter((l) => only.includes(l.name)) : allLanes;
 /** After the lanes: the design card's three uses from packed tarballs (see packed.mjs). */
 const after = [
   { name: "packed tarballs", cmd: process.execPath, args: [join(root, "tooling", "scripts", "packed.mjs")] },
+  // Last: no daemon a fixture started (nginx, squid, redis-server, Python peers) still runs.
+  {
+    name: "no leftovers",
+    cmd: process.execPath,
+    args: [join(root, "tooling", "scripts", "no-leftovers.mjs")],
+  },
 ];
 
 const failedSteps = [];

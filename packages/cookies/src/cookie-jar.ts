@@ -5,19 +5,26 @@ import { InvalidArgumentError } from "@x/errors";
 import {
   Cookie,
   domainMatch,
-  getPublicSuffix,
   MemoryCookieStore,
   pathMatch,
   type SerializedCookieJar,
   CookieJar as ToughCookieJar,
 } from "tough-cookie";
-import type {
-  AbstractCookieJar,
-  CookieAttributes,
-  CookieInput,
-  CookieRecord,
-} from "./abstract-cookie-jar.js";
-import { quoteCookieValue } from "./quote.js";
+import type { AbstractCookieJar, CookieInput, CookieRecord } from "./abstract-cookie-jar.js";
+import { toSetCookieHeaders } from "./cookie-input.js";
+import {
+  fixExpiry,
+  hostOf,
+  isExpired,
+  isPublicSuffix,
+  isSecureUrl,
+  parseHeader,
+  type SecureOrigins,
+  secureOrigins,
+  timeOf,
+  toRecord,
+  toUrl,
+} from "./cookie-rules.js";
 
 /** Options of {@link CookieJar}. */
 export interface CookieJarOptions {
@@ -25,8 +32,11 @@ export interface CookieJarOptions {
   unsafe?: boolean;
   /** Quote values with characters outside the cookie-octet set, as Python does. Default `true`. */
   quoteCookie?: boolean;
-  /** Origins (`"http://localhost:8080"`) treated as secure: Secure cookies are stored from and sent to them. */
-  treatAsSecureOrigin?: Iterable<string | URL>;
+  /**
+   * Origins treated as secure: Secure cookies are stored from and sent to them. One origin
+   * (`"http://localhost:8080"` or a `URL`) or a list of them. Default none.
+   */
+  treatAsSecureOrigin?: SecureOrigins;
   /** Most cookies kept per domain; the least recently used go first. Default 50. */
   maxCookiesPerDomain?: number;
   /** Most cookies kept in all. Default 3000. */
@@ -39,46 +49,12 @@ export interface CookieJarOptions {
 
 const FORMAT = "@x/cookies";
 const VERSION = 1;
-/** Characters a cookie name may not contain (RFC 6265 token). */
-const BAD_NAME = /[\x00-\x20\x7f()<>@,;:\\"/[\]?={}\u0100-\uffff]/;
-/** Characters a cookie value may not contain: controls, `;`, and anything a header cannot carry. */
-const BAD_VALUE = /[\x00-\x1f\x7f;\u0100-\uffff]/;
-/** A parsed Set-Cookie whose name or value holds these could not be sent back, so it is skipped. */
-const UNSENDABLE = /[\x00-\x08\x0a-\x1f\x7f\u0100-\uffff]/;
-
-/** Parses one Set-Cookie value, or nothing when it is not a cookie or could not be sent back. */
-function parseHeader(header: string): Cookie | undefined {
-  const c = Cookie.parse(header);
-  if (!c || UNSENDABLE.test(c.key) || UNSENDABLE.test(c.value)) return undefined;
-  return c;
-}
-
-function toUrl(value: URL | string, what: string): URL {
-  if (value instanceof URL) return value;
-  try {
-    return new URL(value);
-  } catch (err) {
-    throw new InvalidArgumentError(`${what} must be an absolute URL, got ${JSON.stringify(value)}`, {
-      cause: err,
-    });
-  }
-}
-
-function hostOf(url: URL): string {
-  const host = url.hostname;
-  return host.startsWith("[") ? host.slice(1, -1) : host;
-}
 
 function checkLimit(name: string, value: number | undefined, fallback: number): number {
   if (value === undefined) return fallback;
   if (!Number.isInteger(value) || value < 1)
     throw new InvalidArgumentError(`${name} must be a positive integer`);
   return value;
-}
-
-function sameSiteOf(value: unknown): CookieRecord["sameSite"] {
-  const v = typeof value === "string" ? value.toLowerCase() : undefined;
-  return v === "strict" || v === "lax" || v === "none" ? v : undefined;
 }
 
 /**
@@ -113,10 +89,7 @@ export class CookieJar implements AbstractCookieJar {
   constructor(options: CookieJarOptions = {}) {
     this.#unsafe = options.unsafe ?? false;
     this.#quote = options.quoteCookie ?? true;
-    const origins = new Set<string>();
-    for (const origin of options.treatAsSecureOrigin ?? [])
-      origins.add(toUrl(origin, "treatAsSecureOrigin").origin);
-    this.#secureOrigins = origins;
+    this.#secureOrigins = secureOrigins(options.treatAsSecureOrigin);
     this.#maxPerDomain = checkLimit("maxCookiesPerDomain", options.maxCookiesPerDomain, 50);
     this.#maxCookies = checkLimit("maxCookies", options.maxCookies, 3000);
     this.#maxCookieSize = checkLimit("maxCookieSize", options.maxCookieSize, 4096);
@@ -141,18 +114,44 @@ export class CookieJar implements AbstractCookieJar {
 
   *[Symbol.iterator](): Iterator<CookieRecord> {
     this.#expireShared();
-    for (const c of this.#shared.values()) yield this.#record(c, true);
-    for (const c of this.#all()) yield this.#record(c, false);
+    for (const c of this.#shared.values()) yield toRecord(c, true, this.#quote);
+    for (const c of this.#all()) yield toRecord(c, false, this.#quote);
   }
 
-  updateCookies(cookies: CookieInput, responseUrl?: URL | string): void {
+  /**
+   * Stores the cookies that `Set-Cookie` header values received from `responseUrl` set or delete;
+   * without `responseUrl`, shared cookies (sent to every host). Values that are not cookies or
+   * break the rules are skipped.
+   * @throws {InvalidArgumentError} if `headers` is not a list of strings or `responseUrl` not an absolute URL.
+   */
+  updateCookiesFromHeaders(headers: readonly string[], responseUrl?: URL | string): void {
+    if (
+      typeof headers === "string" ||
+      !Array.isArray(headers) ||
+      headers.some((h) => typeof h !== "string")
+    ) {
+      throw new InvalidArgumentError("headers must be an array of Set-Cookie strings");
+    }
     const url = responseUrl === undefined ? undefined : toUrl(responseUrl, "responseUrl");
     if (url && !this.#unsafe && isIP(hostOf(url)) !== 0) return;
-    for (const cookie of this.#parse(cookies)) {
-      if (cookie.key.length + cookie.value.length > this.#maxCookieSize) continue;
+    const now = Date.now();
+    for (const header of headers) {
+      const cookie = parseHeader(header);
+      if (!cookie || cookie.key.length + cookie.value.length > this.#maxCookieSize) continue;
+      fixExpiry(cookie, now);
       if (url) this.#setFrom(cookie, url);
       else this.#setShared(cookie);
     }
+  }
+
+  /**
+   * Stores cookies given in any shape `CookieInput` allows — a record, `[name, value]` pairs,
+   * `Set-Cookie` values — as received from `responseUrl`, or shared without it (aiohttp's
+   * `update_cookies`). Records and pairs are all checked before any is stored.
+   * @throws {InvalidArgumentError} for an invalid record or pair (see `toSetCookieHeaders`) or URL.
+   */
+  updateCookies(cookies: CookieInput, responseUrl?: URL | string): void {
+    this.updateCookiesFromHeaders(toSetCookieHeaders(cookies), responseUrl);
   }
 
   filterCookies(requestUrl: URL | string): Map<string, CookieRecord> {
@@ -161,33 +160,44 @@ export class CookieJar implements AbstractCookieJar {
     let headerSize = 0;
     const add = (cookie: Cookie, shared: boolean) => {
       if (out.has(cookie.key)) return;
-      const record = this.#record(cookie, shared);
+      const record = toRecord(cookie, shared, this.#quote);
       const size = record.name.length + record.value.length + (out.size > 0 ? 3 : 1);
       if (headerSize + size > this.#maxHeaderSize) return;
       headerSize += size;
       out.set(record.name, record);
     };
+    if (!this.#toughEmpty && (this.#unsafe || isIP(hostOf(url)) === 0)) {
+      const secure = this.#isSecure(url);
+      const found = this.#tough.getCookiesSync(this.#toughUrl(url), { http: true, sort: true });
+      // Of two cookies of a name with paths of one length, the more specific domain wins (aiohttp
+      // lets it overwrite the other); tough-cookie's order keeps the older first.
+      found.sort(
+        (a, b) =>
+          (b.path ?? "").length - (a.path ?? "").length || (b.domain ?? "").length - (a.domain ?? "").length,
+      );
+      // tough-cookie counts loopback http as secure (RFC 6265bis); aiohttp does not, nor do we.
+      for (const c of found) if (secure || !c.secure) add(c, false);
+    }
+    // Shared cookies last: a cookie of the request's domain wins over a shared one of its name, as
+    // in aiohttp, where the domain's cookies overwrite the shared ones.
     if (this.#shared.size > 0) {
       this.#expireShared();
       for (const c of this.#shared.values()) add(c, true);
     }
-    if (this.#toughEmpty || (!this.#unsafe && isIP(hostOf(url)) !== 0)) return out;
-    const secure = this.#isSecure(url);
-    const found = this.#tough.getCookiesSync(this.#toughUrl(url), { http: true, sort: true });
-    // tough-cookie counts loopback http as secure (RFC 6265bis); aiohttp does not, nor do we.
-    for (const c of found) if (secure || !c.secure) add(c, false);
     return out;
   }
 
   clear(predicate?: (cookie: CookieRecord) => boolean): void {
+    this.#expireShared();
     if (!predicate) {
       this.#shared.clear();
       this.#tough.removeAllCookiesSync();
       this.#toughEmpty = true;
       return;
     }
-    for (const [name, c] of this.#shared) if (predicate(this.#record(c, true))) this.#shared.delete(name);
-    for (const c of this.#all()) if (predicate(this.#record(c, false))) this.#remove(c);
+    for (const [name, c] of this.#shared)
+      if (predicate(toRecord(c, true, this.#quote))) this.#shared.delete(name);
+    for (const c of this.#all()) if (predicate(toRecord(c, false, this.#quote))) this.#remove(c);
   }
 
   clearDomain(domain: string): void {
@@ -200,6 +210,8 @@ export class CookieJar implements AbstractCookieJar {
    * temporary file and a rename, so a crash never leaves half a file.
    */
   async save(path: string): Promise<void> {
+    this.#expireShared();
+    this.#all();
     const data = JSON.stringify({
       format: FORMAT,
       version: VERSION,
@@ -253,6 +265,7 @@ export class CookieJar implements AbstractCookieJar {
     for (const entry of data.shared as unknown[]) {
       const cookie = typeof entry === "object" && entry !== null ? Cookie.fromJSON(entry) : undefined;
       if (!cookie || typeof cookie.key !== "string") throw fail("a shared cookie entry is malformed");
+      fixExpiry(cookie, timeOf(cookie.creation) ?? Date.now());
       shared.set(cookie.key, cookie);
     }
     let tough: ToughCookieJar;
@@ -267,6 +280,10 @@ export class CookieJar implements AbstractCookieJar {
     this.#tough = tough;
     this.#toughEmpty = serialized.cookies.length === 0;
     this.#shared = shared;
+    // Files written before Max-Age was fixed at store time still count it from the last access.
+    for (const c of this.#all(false))
+      fixExpiry(c, timeOf(c.lastAccessed) ?? timeOf(c.creation) ?? Date.now());
+    this.#expireShared();
     this.#enforceTotal();
   }
 
@@ -290,93 +307,40 @@ export class CookieJar implements AbstractCookieJar {
   }
 
   #isSecure(url: URL): boolean {
-    return url.protocol === "https:" || url.protocol === "wss:" || this.#secureOrigins.has(url.origin);
+    return isSecureUrl(url, this.#secureOrigins);
   }
 
-  #all(): Cookie[] {
+  /** Every stored (not shared) cookie; expired ones are removed on the way unless `expire` is false. */
+  #all(expire = true): Cookie[] {
     let all: Cookie[] = [];
     void this.#tough.store.getAllCookies((err, cookies) => {
       if (!err && cookies) all = cookies;
     });
-    return all;
+    if (!expire) return all;
+    const now = Date.now();
+    const live: Cookie[] = [];
+    for (const c of all) {
+      if (isExpired(c, now)) this.#remove(c);
+      else live.push(c);
+    }
+    return live;
   }
 
   #remove(c: Cookie): void {
     if (c.domain && c.path) void this.#tough.store.removeCookie(c.domain, c.path, c.key, () => {});
   }
 
-  #record(c: Cookie, shared: boolean): CookieRecord {
-    const expires = c.isPersistent() ? c.expiryDate() : undefined;
-    return {
-      name: c.key,
-      value: this.#quote ? quoteCookieValue(c.value) : c.value,
-      domain: shared ? "" : (c.domain ?? ""),
-      path: c.path ?? "/",
-      expires: expires && Number.isFinite(expires.getTime()) ? expires : null,
-      secure: c.secure,
-      httpOnly: c.httpOnly,
-      sameSite: sameSiteOf(c.sameSite),
-      hostOnly: shared ? false : (c.hostOnly ?? false),
-    };
-  }
-
-  /** Turns any accepted input into cookies; bad Set-Cookie headers are skipped, bad records throw. */
-  *#parse(input: CookieInput): Generator<Cookie> {
-    if (typeof input === "string") {
-      const c = parseHeader(input);
-      if (c) yield c;
-      return;
-    }
-    const entries: Iterable<unknown> =
-      Symbol.iterator in (input as object)
-        ? (input as Iterable<unknown>)
-        : Object.entries(input as Record<string, string | CookieAttributes>);
-    for (const entry of entries) {
-      if (typeof entry === "string") {
-        const c = parseHeader(entry);
-        if (c) yield c;
-        continue;
-      }
-      if (!Array.isArray(entry) || entry.length !== 2 || typeof entry[0] !== "string") {
-        throw new InvalidArgumentError("cookies must be a record, [name, value] pairs or Set-Cookie strings");
-      }
-      yield this.#fromAttributes(entry[0], entry[1] as string | CookieAttributes);
-    }
-  }
-
-  #fromAttributes(name: string, given: string | CookieAttributes): Cookie {
-    const attrs: CookieAttributes = typeof given === "string" ? { value: given } : given;
-    if (typeof attrs !== "object" || attrs === null || typeof attrs.value !== "string") {
-      throw new InvalidArgumentError(`cookie ${JSON.stringify(name)} needs a string value`);
-    }
-    if (name === "" || BAD_NAME.test(name))
-      throw new InvalidArgumentError(`invalid cookie name ${JSON.stringify(name)}`);
-    if (BAD_VALUE.test(attrs.value)) {
-      throw new InvalidArgumentError(
-        `cookie ${JSON.stringify(name)} has a control character or ';' in its value`,
-      );
-    }
-    const cookie = new Cookie({ key: name, value: attrs.value });
-    if (attrs.domain) cookie.domain = attrs.domain.toLowerCase();
-    if (attrs.path) cookie.path = attrs.path;
-    if (attrs.expires) cookie.expires = attrs.expires;
-    if (attrs.maxAge !== undefined) cookie.maxAge = attrs.maxAge;
-    if (attrs.secure) cookie.secure = true;
-    if (attrs.httpOnly) cookie.httpOnly = true;
-    if (attrs.sameSite) cookie.sameSite = attrs.sameSite;
-    return cookie;
-  }
-
   #setShared(cookie: Cookie): void {
     if (cookie.domain) {
       // A cookie with a Domain but no response URL belongs to that domain.
-      const domain = cookie.domain.replace(/^\./, "").replace(/\.$/, "");
-      if (getPublicSuffix(domain) === null) return;
-      this.#setFrom(cookie, new URL(`https://${domain}${cookie.path?.startsWith("/") ? cookie.path : "/"}`));
+      if (isPublicSuffix(cookie.domain)) return;
+      const domain = cookie.domain.toLowerCase().replace(/^\./, "").replace(/\.$/, "");
+      const host = isIP(domain) === 6 ? `[${domain}]` : domain;
+      this.#setFrom(cookie, new URL(`https://${host}${cookie.path?.startsWith("/") ? cookie.path : "/"}`));
       return;
     }
     cookie.path = "/";
-    if ((cookie.expiryTime() ?? Number.POSITIVE_INFINITY) <= Date.now()) {
+    if (isExpired(cookie, Date.now())) {
       this.#shared.delete(cookie.key);
       return;
     }
@@ -387,13 +351,17 @@ export class CookieJar implements AbstractCookieJar {
     if (cookie.domain?.endsWith(".")) {
       // aiohttp makes a Domain with a trailing dot host-only — unless it names a public suffix,
       // which is refused outright.
-      const bare = cookie.domain.toLowerCase().replace(/^\./, "").slice(0, -1);
-      if (bare === "" || getPublicSuffix(bare) === null) return;
+      if (isPublicSuffix(cookie.domain)) return;
       cookie.domain = null;
     }
     if (!this.#isSecure(url) && (cookie.secure || this.#hasSecureTwin(cookie, hostOf(url), url.pathname)))
       return;
     const stored = this.#tough.setCookieSync(cookie, this.#toughUrl(url), { http: true, ignoreError: true });
+    if (stored && isExpired(stored, Date.now())) {
+      // Already expired: it replaced any cookie of the same name, domain and path; now it goes too.
+      this.#remove(stored);
+      return;
+    }
     if (stored) this.#toughEmpty = false;
     if (stored?.domain) this.#enforceDomain(stored.domain);
     this.#enforceTotal();
@@ -442,8 +410,6 @@ export class CookieJar implements AbstractCookieJar {
   #expireShared(): void {
     if (this.#shared.size === 0) return;
     const now = Date.now();
-    for (const [name, c] of this.#shared) {
-      if ((c.expiryTime() ?? Number.POSITIVE_INFINITY) <= now) this.#shared.delete(name);
-    }
+    for (const [name, c] of this.#shared) if (isExpired(c, now)) this.#shared.delete(name);
   }
 }

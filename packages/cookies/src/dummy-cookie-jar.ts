@@ -6,6 +6,9 @@ import type { AbstractCookieJar, CookieInput, CookieRecord } from "./abstract-co
  * @example new ClientSession({ cookieJar: new DummyCookieJar() })
  */
 export class DummyCookieJar implements AbstractCookieJar {
+  updateCookiesFromHeaders(_headers: readonly string[], _responseUrl?: URL | string): void {}
+
+  /** Accepts cookies in any `CookieInput` shape, like `CookieJar.updateCookies`, and keeps none. */
   updateCookies(_cookies: CookieInput, _responseUrl?: URL | string): void {}
 
   filterCookies(_requestUrl: URL | string): Map<string, CookieRecord> {

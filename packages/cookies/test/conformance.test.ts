@@ -1,62 +1,113 @@
 import { describe, expect, it } from "vitest";
 import {
   type AbstractCookieJar,
-  type CookieInput,
   CookieJar,
   type CookieRecord,
+  type CookieRules,
+  type CookiesToSend,
+  DummyCookieJar,
+  isSecureOrigin,
   parseSetCookie,
+  selectCookies,
+  storableCookie,
 } from "../src/index.js";
 import { testCookieJar } from "../src/testing/index.js";
 
 testCookieJar("CookieJar", (options) => new CookieJar(options));
 
-// A user's own jar, in 20 lines: one map per host, Set-Cookie parsed with our helper. It claims
-// the core and shared cookies, and passes those parts of the suite.
-class TinyJar implements AbstractCookieJar {
-  #byHost = new Map<string, Map<string, CookieRecord>>();
-  updateCookies(input: CookieInput, responseUrl?: URL | string): void {
-    const host = responseUrl ? new URL(responseUrl).hostname : "*";
-    const list =
-      typeof input === "string"
-        ? [input]
-        : Symbol.iterator in Object(input)
-          ? [...(input as Iterable<unknown>)]
-          : Object.entries(input);
-    const map = this.#byHost.get(host) ?? new Map<string, CookieRecord>();
-    for (const item of list) {
-      const c =
-        typeof item === "string"
-          ? parseSetCookie(item)
-          : parseSetCookie(`${(item as string[])[0]}=${(item as string[])[1]}`);
-      if (c) map.set(c.name, { ...c, domain: host === "*" ? "" : host });
-    }
-    this.#byHost.set(host, map);
+testCookieJar("DummyCookieJar", () => new DummyCookieJar(), { keepsCookies: false });
+
+/** CookieJar behind promises, as a database-backed jar answers: async methods, async iteration, no size. */
+class PromisedJar implements AbstractCookieJar {
+  readonly #jar: CookieJar;
+  constructor(jar: CookieJar) {
+    this.#jar = jar;
   }
-  filterCookies(url: URL | string): Map<string, CookieRecord> {
-    return new Map([...(this.#byHost.get("*") ?? []), ...(this.#byHost.get(new URL(url).hostname) ?? [])]);
+  get quoteCookie(): boolean {
+    return this.#jar.quoteCookie;
   }
-  clear(predicate?: (c: CookieRecord) => boolean): void {
-    for (const map of this.#byHost.values())
-      for (const [k, c] of map) if (!predicate || predicate(c)) map.delete(k);
+  async updateCookiesFromHeaders(headers: readonly string[], responseUrl?: URL): Promise<void> {
+    await Promise.resolve();
+    this.#jar.updateCookiesFromHeaders(headers, responseUrl);
   }
-  clearDomain(domain: string): void {
-    this.clear((c) => c.domain === domain || c.domain.endsWith(`.${domain}`));
+  async filterCookies(requestUrl: URL): Promise<CookiesToSend> {
+    await Promise.resolve();
+    return this.#jar.filterCookies(requestUrl);
   }
-  get size(): number {
-    return [...this.#byHost.values()].reduce((n, m) => n + m.size, 0);
+  async clear(predicate?: (cookie: CookieRecord) => boolean): Promise<void> {
+    this.#jar.clear(predicate);
   }
-  *[Symbol.iterator](): Iterator<CookieRecord> {
-    for (const map of this.#byHost.values()) yield* map.values();
+  async clearDomain(domain: string): Promise<void> {
+    this.#jar.clearDomain(domain);
+  }
+  async *[Symbol.asyncIterator](): AsyncIterator<CookieRecord> {
+    for (const c of this.#jar) yield c;
   }
 }
 
-testCookieJar("a user's 20-line jar", () => new TinyJar(), { shared: true });
+testCookieJar(
+  "an async jar (CookieJar behind promises)",
+  (options) => new PromisedJar(new CookieJar(options)),
+);
+
+/**
+ * A jar that keeps records in a Map and leaves every rule to storableCookie and selectCookies:
+ * what a Redis or database jar does, without the database.
+ */
+class RulesJar implements AbstractCookieJar {
+  readonly #cookies = new Map<string, CookieRecord>();
+  readonly #rules: CookieRules;
+  constructor(rules: CookieRules) {
+    this.#rules = rules;
+  }
+  updateCookiesFromHeaders(headers: readonly string[], responseUrl?: URL): void {
+    for (const header of headers) {
+      const c = storableCookie(header, responseUrl, this.#rules);
+      if (!c) continue;
+      const id = `${c.domain};${c.path};${c.name}`;
+      const insecure = responseUrl !== undefined && !isSecureOrigin(responseUrl, this.#rules);
+      if (insecure && this.#cookies.get(id)?.secure) continue;
+      this.#cookies.delete(id);
+      if (c.expires === null || c.expires.getTime() > Date.now()) this.#cookies.set(id, c);
+    }
+  }
+  filterCookies(requestUrl: URL): Map<string, CookieRecord> {
+    return selectCookies(this.#cookies.values(), requestUrl, this.#rules);
+  }
+}
+
+testCookieJar("a jar on storableCookie and selectCookies", (options) => new RulesJar(options));
+
+// A user's own jar in 20 lines, asynchronous, as the README shows it: one map per host,
+// Set-Cookie parsed with our helper. It claims the core and shared cookies, and passes those parts.
+class TinyJar implements AbstractCookieJar {
+  #byHost = new Map<string, Map<string, string>>(); // host ("" for shared) → name → value
+  async updateCookiesFromHeaders(headers: readonly string[], responseUrl?: URL): Promise<void> {
+    const host = responseUrl?.hostname ?? "";
+    const cookies = this.#byHost.get(host) ?? new Map<string, string>();
+    for (const header of headers) {
+      const c = parseSetCookie(header);
+      if (!c) continue;
+      if (c.expires && c.expires.getTime() <= Date.now()) cookies.delete(c.name);
+      else cookies.set(c.name, c.value);
+    }
+    this.#byHost.set(host, cookies);
+  }
+  async filterCookies(requestUrl: URL): Promise<CookiesToSend> {
+    const out = new Map<string, { name: string; value: string }>();
+    for (const host of ["", requestUrl.hostname])
+      for (const [name, value] of this.#byHost.get(host) ?? []) out.set(name, { name, value });
+    return out;
+  }
+}
+
+testCookieJar("a user's 20-line async jar", () => new TinyJar(), { shared: true });
 
 describe("the suite is not a rubber stamp", () => {
-  it("the tiny jar really lacks path handling", () => {
+  it("the tiny jar really lacks path handling", async () => {
     const jar = new TinyJar();
-    jar.updateCookies(["p=1; Path=/private"], "http://app.example.com/");
+    await jar.updateCookiesFromHeaders(["p=1; Path=/private"], new URL("http://app.example.com/"));
     // A path-aware jar would not send this to "/"; the tiny one does, which is why it does not claim `paths`.
-    expect(jar.filterCookies("http://app.example.com/").has("p")).toBe(true);
+    expect((await jar.filterCookies(new URL("http://app.example.com/"))).has("p")).toBe(true);
   });
 });

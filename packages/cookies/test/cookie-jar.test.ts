@@ -2,7 +2,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { InvalidArgumentError } from "@x/errors";
-import { afterAll, describe, expect, it } from "vitest";
+import { afterAll, afterEach, describe, expect, it, vi } from "vitest";
 import { CookieJar, cookieHeader, DummyCookieJar, parseSetCookie, quoteCookieValue } from "../src/index.js";
 
 const dir = mkdtempSync(join(tmpdir(), "x-cookies-"));
@@ -94,6 +94,16 @@ describe("aiohttp's rules", () => {
     });
   });
 
+  it("a cookie of the request's domain wins over a shared cookie of its name, and a host's over its parent's", () => {
+    const jar = new CookieJar();
+    jar.updateCookies({ theme: "default", lang: "en" });
+    jar.updateCookies(["theme=dark; Domain=example.com"], "http://www.example.com/");
+    jar.updateCookies(["theme=light"], "http://www.example.com/");
+    expect(cookieHeader(jar.filterCookies("http://www.example.com/"))).toBe("theme=light; lang=en");
+    expect(cookieHeader(jar.filterCookies("http://api.example.com/"))).toBe("theme=dark; lang=en");
+    expect(cookieHeader(jar.filterCookies("http://example.org/"))).toBe("theme=default; lang=en");
+  });
+
   it("sends longer paths first and only the most specific cookie of a name", () => {
     const jar = new CookieJar();
     jar.updateCookies(["n=root; Path=/", "n=deep; Path=/a/b", "m=1; Path=/a"], "http://example.com/");
@@ -101,6 +111,165 @@ describe("aiohttp's rules", () => {
     expect([...sent.keys()]).toEqual(["n", "m"]);
     expect(sent.get("n")?.value).toBe("deep");
     expect(cookieHeader(sent)).toBe("n=deep; m=1");
+  });
+});
+
+describe("expired cookies leave the jar", () => {
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+  const at = (iso: string) => vi.useFakeTimers({ toFake: ["Date"], now: new Date(iso) });
+  const listed = (jar: CookieJar) => [...jar].map((c) => c.name).sort();
+
+  it("a Set-Cookie already expired deletes the cookie and is never stored", () => {
+    const jar = new CookieJar();
+    jar.updateCookies(["sid=1", "keep=1"], "http://example.com/");
+    jar.updateCookies(["sid=; Max-Age=0"], "http://example.com/");
+    jar.updateCookies(["new=1; Expires=Thu, 01 Jan 1970 00:00:01 GMT"], "http://example.com/");
+    jar.updateCookies(["neg=1; Max-Age=-5"], "http://example.com/");
+    expect(listed(jar)).toEqual(["keep"]);
+    expect(jar.size).toBe(1);
+  });
+
+  it("a cookie that expires while stored leaves iteration, size and save()", async () => {
+    at("2030-01-01T00:00:00Z");
+    const jar = new CookieJar();
+    jar.updateCookies(["brief=1; Max-Age=10", "long=1; Max-Age=1000"], "http://example.com/");
+    jar.updateCookies({ sharedBrief: { value: "1", maxAge: 10 }, sharedLong: "1" });
+    expect(jar.size).toBe(4);
+    vi.setSystemTime(new Date("2030-01-01T00:00:11Z"));
+    expect(listed(jar)).toEqual(["long", "sharedLong"]);
+    expect(jar.size).toBe(2);
+    const file = join(dir, "expired-on-save.json");
+    await jar.save(file);
+    expect(readFileSync(file, "utf8")).not.toMatch(/brief/i);
+  });
+
+  it("Max-Age counts from when the cookie was set, not from when it was last sent", () => {
+    at("2030-01-01T00:00:00Z");
+    const jar = new CookieJar();
+    jar.updateCookies(["sid=1; Max-Age=10"], "http://example.com/");
+    jar.updateCookies({ token: { value: "t", maxAge: 10 } });
+    for (let s = 4; s <= 8; s += 4) {
+      vi.setSystemTime(new Date(`2030-01-01T00:00:0${s}Z`));
+      expect(names(jar, "http://example.com/")).toEqual(["sid", "token"]);
+    }
+    vi.setSystemTime(new Date("2030-01-01T00:00:10.001Z"));
+    expect(names(jar, "http://example.com/")).toEqual([]);
+  });
+
+  it("expired shared cookies are not sent, even before anything else looked at the jar", () => {
+    at("2030-01-01T00:00:00Z");
+    const jar = new CookieJar();
+    jar.updateCookies(["a=1; Max-Age=5"]);
+    jar.updateCookies({ b: { value: "2", expires: new Date("2030-01-01T00:00:05Z") } });
+    expect(names(jar, "http://example.com/")).toEqual(["a", "b"]);
+    vi.setSystemTime(new Date("2030-01-01T00:00:06Z"));
+    expect(names(jar, "http://example.com/")).toEqual([]);
+    expect(names(jar, "http://127.0.0.1/")).toEqual([]);
+  });
+
+  it("a shared cookie set again already expired is removed", () => {
+    const jar = new CookieJar();
+    jar.updateCookies({ token: "t" });
+    jar.updateCookies({ token: { value: "", maxAge: 0 } });
+    expect(jar.size).toBe(0);
+    expect(names(jar, "http://example.com/")).toEqual([]);
+  });
+
+  it("clear(predicate) removes expired cookies too", () => {
+    at("2030-01-01T00:00:00Z");
+    const jar = new CookieJar();
+    jar.updateCookies(["brief=1; Max-Age=10", "keep=1"], "http://example.com/");
+    vi.setSystemTime(new Date("2030-01-01T00:01:00Z"));
+    const seen: string[] = [];
+    jar.clear((c) => {
+      seen.push(c.name);
+      return false;
+    });
+    expect(seen).toEqual(["keep"]);
+    expect(listed(jar)).toEqual(["keep"]);
+  });
+
+  it("cookies loaded already expired do not appear", async () => {
+    at("2030-01-01T00:00:00Z");
+    const jar = new CookieJar();
+    jar.updateCookies(["brief=1; Max-Age=10", "keep=1; Max-Age=1000"], "http://example.com/");
+    jar.updateCookies({ sharedBrief: { value: "1", maxAge: 10 } });
+    const file = join(dir, "expires-later.json");
+    await jar.save(file);
+    vi.setSystemTime(new Date("2030-01-01T00:01:00Z"));
+    const back = new CookieJar();
+    await back.load(file);
+    expect(listed(back)).toEqual(["keep"]);
+    expect(back.size).toBe(1);
+  });
+});
+
+describe("public suffixes with a trailing dot", () => {
+  it.each(["com.", ".org.", "co.uk.", "COM."])("Domain=%s is refused, not made host-only", (domain) => {
+    const jar = new CookieJar();
+    jar.updateCookies([`x=1; Domain=${domain}`], "http://shop.com/");
+    jar.updateCookies([`y=1; Domain=${domain}`], "http://shop.org/");
+    jar.updateCookies([`z=1; Domain=${domain}`], "http://shop.co.uk/");
+    expect(jar.size).toBe(0);
+  });
+
+  it("is refused for a cookie given without a response URL too", () => {
+    const jar = new CookieJar();
+    jar.updateCookies({ x: { value: "1", domain: "com." }, y: { value: "1", domain: ".org." } });
+    jar.updateCookies(["z=1; Domain=co.uk."]);
+    expect(jar.size).toBe(0);
+    expect(names(jar, "http://shop.com/")).toEqual([]);
+  });
+
+  it("IP-address domains keep working, with and without the dot", () => {
+    const jar = new CookieJar({ unsafe: true });
+    jar.updateCookies(["a=1; Domain=127.0.0.1", "b=1; Domain=127.0.0.1."], "http://127.0.0.1/");
+    jar.updateCookies({ c: { value: "1", domain: "127.0.0.1" } });
+    expect(names(jar, "http://127.0.0.1/")).toEqual(["a", "b", "c"]);
+    expect(names(jar, "http://127.0.0.2/")).toEqual([]);
+  });
+
+  it("a special-use name such as localhost is a domain, not an error", () => {
+    const jar = new CookieJar();
+    jar.updateCookies({ a: { value: "1", domain: "localhost" } });
+    jar.updateCookies(["b=1; Domain=localhost."], "http://localhost/");
+    expect(names(jar, "http://localhost/")).toEqual(["a", "b"]);
+  });
+});
+
+describe("treatAsSecureOrigin", () => {
+  it.each([
+    ["a string", "http://127.0.0.1:8080"],
+    ["a URL", new URL("http://127.0.0.1:8080/some/path")],
+    ["a list", ["http://127.0.0.1:8080"]],
+    ["a set of URLs", new Set([new URL("http://127.0.0.1:8080")])],
+  ])("takes %s", (_what, origins) => {
+    const jar = new CookieJar({ unsafe: true, treatAsSecureOrigin: origins });
+    jar.updateCookies(["s=1; Secure"], "http://127.0.0.1:8080/");
+    expect(names(jar, "http://127.0.0.1:8080/")).toEqual(["s"]);
+    expect(names(jar, "http://127.0.0.1:9090/")).toEqual([]);
+  });
+
+  it("refuses what is not an origin, naming it", () => {
+    expect(() => new CookieJar({ treatAsSecureOrigin: "not a url" })).toThrow(/"not a url"/);
+    expect(() => new CookieJar({ treatAsSecureOrigin: "not a url" })).toThrow(InvalidArgumentError);
+    expect(() => new CookieJar({ treatAsSecureOrigin: 42 as never })).toThrow(InvalidArgumentError);
+  });
+});
+
+describe("Secure from a record", () => {
+  it("a record given with secure: true keeps Secure", () => {
+    const jar = new CookieJar();
+    jar.updateCookies({ s: { value: "1", secure: true } });
+    jar.updateCookies({ d: { value: "1", domain: "example.com", secure: true } });
+    expect([...jar].map((c) => [c.name, c.secure])).toEqual([
+      ["s", true],
+      ["d", true],
+    ]);
+    expect(names(jar, "https://example.com/")).toEqual(["d", "s"]);
+    expect(names(jar, "http://example.com/")).toEqual(["s"]);
   });
 });
 

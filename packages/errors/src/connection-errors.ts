@@ -248,6 +248,8 @@ export interface FingerprintMismatchOptions {
   got: Uint8Array;
   host: string;
   port: number;
+  /** The underlying failure, if any (kept as `cause`). */
+  cause?: unknown;
 }
 
 function hex(bytes: Uint8Array): string {
@@ -267,6 +269,7 @@ export class ServerFingerprintMismatch extends ServerConnectionError {
     super(`Server fingerprint mismatch: expected sha256 ${hex(options.expected)}, got ${hex(options.got)}`, {
       host: options.host,
       port: options.port,
+      cause: options.cause,
     });
     this.expected = options.expected;
     this.got = options.got;

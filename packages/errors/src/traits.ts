@@ -27,7 +27,8 @@ export const OSError: ErrorTrait<OSErrorLike> = defineTrait<OSErrorLike>("OSErro
 /**
  * aiohttp's `asyncio.TimeoutError` parent. Matches `ServerTimeoutError` (and so
  * `ConnectionTimeoutError`, `SocketTimeoutError`), `TotalTimeoutError`, and the
- * `DOMException` named "TimeoutError" that `AbortSignal.timeout()` produces.
+ * `DOMException` named "TimeoutError" that `AbortSignal.timeout()` produces (never the
+ * "AbortError" of `AbortController.abort()`: a cancellation is not a timeout).
  */
 export const TimeoutError: ErrorTrait<Error> = defineTrait<Error>("TimeoutError", isDomTimeout);
 

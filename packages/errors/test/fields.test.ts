@@ -163,6 +163,16 @@ describe("traits: aiohttp's second parents", () => {
     expect(new Error("timeout") instanceof TimeoutError).toBe(false);
   });
 
+  it("TimeoutError does not match an abort: AbortController's DOMException is an AbortError", () => {
+    const controller = new AbortController();
+    controller.abort();
+    expect(controller.signal.reason).toBeInstanceOf(DOMException);
+    expect((controller.signal.reason as DOMException).name).toBe("AbortError");
+    expect(controller.signal.reason instanceof TimeoutError).toBe(false);
+    expect(new DOMException("stopped", "AbortError") instanceof TimeoutError).toBe(false);
+    expect(new DOMException("late", "TimeoutError") instanceof TimeoutError).toBe(true);
+  });
+
   it("OSError matches ClientOSError subclasses and Node system errors", async () => {
     expect(new ClientConnectorError({ host: "h", port: 1 }) instanceof OSError).toBe(true);
     expect((await refusedError()) instanceof OSError).toBe(true);

@@ -224,5 +224,14 @@ describe("cause", () => {
     expect(new errors.InvalidURL("u", "d", { cause: root }).cause).toBe(root);
     expect(new errors.TotalTimeoutError(5, { cause: root }).cause).toBe(root);
     expect(new errors.ConnectorClosedError(undefined, { cause: root }).cause).toBe(root);
+    expect(
+      new errors.ServerFingerprintMismatch({
+        expected: Buffer.from([1]),
+        got: Buffer.from([2]),
+        host: "h",
+        port: 443,
+        cause: root,
+      }).cause,
+    ).toBe(root);
   });
 });

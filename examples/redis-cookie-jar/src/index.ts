@@ -1,0 +1,1 @@
+export { type RedisClient, RedisCookieJar, type RedisCookieJarOptions } from "./redis-cookie-jar.js";
