@@ -17,6 +17,7 @@ import { controllerHandler } from "./legacy-handler.js";
 import { Pool } from "./pool.js";
 import { originKey, type PoolKey, PoolKeys } from "./pool-key.js";
 import { PooledRequest, type RequestHost } from "./pooled-request.js";
+import type { SocketSource } from "./socket-source.js";
 
 export type { ConnectAttempt } from "./connection-opener.js";
 export type { BaseConnectorOptions } from "./connector-options.js";
@@ -53,7 +54,7 @@ type Callback = (err: Error | null, data: null) => void;
  * connection. Subclasses say how to open a socket ({@link BaseConnector.openSocket}) and,
  * optionally, what makes two requests share one ({@link BaseConnector.createKey}).
  */
-export abstract class BaseConnector extends Dispatcher implements AsyncDisposable {
+export abstract class BaseConnector extends Dispatcher implements AsyncDisposable, SocketSource {
   readonly #settings: ConnectorSettings;
   readonly #pool: Pool;
   readonly #sharing: H2Sharing;
@@ -146,6 +147,15 @@ export abstract class BaseConnector extends Dispatcher implements AsyncDisposabl
   /** How long idle connections are kept, ms (0 when keep-alive is off). */
   get keepaliveTimeout(): number {
     return this.#settings.keepaliveTimeout;
+  }
+
+  /**
+   * True: this dispatcher reads `connectorOptions` from dispatch options (per-request TLS, proxy,
+   * timeouts, trace hooks, `onConnection`). `@x/session` refuses a per-request proxy or TLS pin
+   * with a dispatcher that does not say so, rather than ignore it.
+   */
+  get honoursConnectorOptions(): boolean {
+    return true;
   }
 
   /**
@@ -312,6 +322,11 @@ export abstract class BaseConnector extends Dispatcher implements AsyncDisposabl
     if (!callback) return super.connect(options);
     super.connect(options, callback);
     return undefined;
+  }
+
+  /** The connector as a {@link SocketSource}: `connect()` by another name, for websocket clients. */
+  connectSocket(request: ConnectRequest): Promise<Connection> {
+    return this.#connectConnection(request);
   }
 
   async #connectConnection(request: ConnectRequest): Promise<Connection> {

@@ -27,6 +27,7 @@ export {
   type ResolvedHost,
   ThreadedResolver,
 } from "./resolver.js";
+export { isSocketSource, type PooledSocket, type SocketSource } from "./socket-source.js";
 export {
   type LegacySslParams,
   mergeSslParams,

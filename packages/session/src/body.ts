@@ -263,3 +263,47 @@ export function chunkedBody(body: RequestBody): RequestBody {
     ...(body.bytes ? { bytes: body.bytes } : {}),
   });
 }
+
+/** Pieces a known-length body is cut into when someone watches it go out. */
+const OBSERVED_PIECE = 64 * 1024;
+
+/**
+ * The body to send, counted as it goes: `onChunk` hears every piece undici takes for the wire and
+ * `onEnd` the end of the body — whatever dispatcher carries it. A string, bytes or a Blob is sent
+ * in 64 KiB pieces with its length (`length`, for `Content-Length`); a stream as it comes;
+ * FormData, whose encoding undici owns, goes as it is (only `onEnd`, when undici asks no more).
+ */
+export function observedBody(
+  source: NonNullable<ReturnType<RequestBody["take"]>>,
+  onChunk: (chunk: Buffer) => void,
+  onEnd: () => void,
+): { body: unknown; length: number | undefined } {
+  if (source instanceof UndiciFormData) return { body: source, length: undefined };
+  if (typeof source === "string" || Buffer.isBuffer(source)) {
+    const bytes = typeof source === "string" ? Buffer.from(source) : source;
+    return { body: counted(pieces(bytes), onChunk, onEnd), length: bytes.length };
+  }
+  if (typeof Blob !== "undefined" && source instanceof Blob) {
+    return {
+      body: counted(toBytes(Readable.fromWeb(source.stream() as never)), onChunk, onEnd),
+      length: source.size,
+    };
+  }
+  return { body: counted(source as AsyncIterable<Uint8Array>, onChunk, onEnd), length: undefined };
+}
+
+function* pieces(bytes: Buffer): Generator<Buffer> {
+  for (let i = 0; i < bytes.length; i += OBSERVED_PIECE) yield bytes.subarray(i, i + OBSERVED_PIECE);
+}
+
+async function* counted(
+  source: Iterable<Uint8Array> | AsyncIterable<Uint8Array>,
+  onChunk: (chunk: Buffer) => void,
+  onEnd: () => void,
+): AsyncGenerator<Uint8Array> {
+  for await (const chunk of source) {
+    onChunk(Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength));
+    yield chunk;
+  }
+  onEnd();
+}

@@ -32,6 +32,8 @@ export interface ResponseSource {
   abort(reason: Error): void;
   /** The body was consumed or given up: timers stop. */
   finish(): void;
+  /** Settles once the body is done with: read to the end, failed, or given up. */
+  readonly finished: Promise<void>;
 }
 
 /** Decides a text encoding when a response does not name one (aiohttp's `fallback_charset_resolver`). */
@@ -282,6 +284,19 @@ export class ClientResponse implements AsyncDisposable, HistoryEntry {
       this.#source.abort(err);
     }
     this.#source.finish();
+  }
+
+  /**
+   * Resolves once the response is done with: its body read to the end, failed, or released
+   * (aiohttp's `wait_for_close()`).
+   */
+  waitForClose(): Promise<void> {
+    return this.#source.finished;
+  }
+
+  /** @internal The request failed (total timeout, the caller's signal): the body read fails with `err`. */
+  fail(err: Error): void {
+    this.#source.abort(err);
   }
 
   /** Closes the response; the same as `release()` here. */

@@ -1,23 +1,18 @@
-import { BasicAuth } from "@x/auth";
-import { BaseConnector, type ConnectorDispatchExtension, isToken, TCPConnector } from "@x/connector";
-import { cookieHeader } from "@x/cookies";
+import { type ConnectorDispatchExtension, isSocketSource, isToken, TCPConnector } from "@x/connector";
+import type { AbstractCookieJar, CookieJar } from "@x/cookies";
 import { ClientStateError, InvalidArgumentError, type RequestInfo } from "@x/errors";
 import { type ClientWebSocketResponse, type WSConnectOptions, wsConnect } from "@x/websocket";
 import type { Dispatcher } from "undici";
+import { observedBody } from "./body.js";
 import type { ClientRequest } from "./client-request.js";
 import type { ClientResponse } from "./client-response.js";
 import type { ResolvedTimeout } from "./client-timeout.js";
-import { HeaderList } from "./headers.js";
-import { netrcFor } from "./netrc.js";
 import type { ClientSessionOptions, RequestOptions } from "./options.js";
-import { proxyFromEnv } from "./proxy-env.js";
-import { type HopResult, RequestCall } from "./request-call.js";
+import { type HopOptions, RequestCall, type SentHop } from "./request-call.js";
+import { httpUrl, RequestPolicy } from "./request-policy.js";
 import { ResponseHandler } from "./response-handler.js";
 import { resolveConfig, type SessionConfig } from "./session-config.js";
-import { resolveUrl } from "./url.js";
-
-/** Calls to run when a basic-API request's body is done, keyed by its options object. */
-const oneShot = new WeakMap<object, () => void>();
+import { resolveUrl, wireUrl } from "./url.js";
 
 const unclosed = new FinalizationRegistry<string>((where) => {
   process.emitWarning(`Unclosed client session${where}`, {
@@ -37,7 +32,7 @@ const unclosed = new FinalizationRegistry<string>((where) => {
  * console.log(resp.status, await resp.json());
  * @throws {InvalidArgumentError} for invalid options.
  */
-export class ClientSession implements AsyncDisposable {
+export class ClientSession<Jar extends AbstractCookieJar = CookieJar> implements AsyncDisposable {
   // It is the CallHost of request-call.ts structurally: those members are @internal and stripped
   // from the published types, so the class cannot name that interface.
   /** @internal */
@@ -47,7 +42,7 @@ export class ClientSession implements AsyncDisposable {
   #closed = false;
   #closing: Promise<void> | undefined;
 
-  constructor(options: ClientSessionOptions = {}) {
+  constructor(options: ClientSessionOptions<Jar> = {}) {
     this.config = resolveConfig(options);
     const connector = options.connector;
     if (
@@ -82,8 +77,8 @@ export class ClientSession implements AsyncDisposable {
   }
 
   /** The cookie jar. */
-  get cookieJar(): SessionConfig["cookieJar"] {
-    return this.config.cookieJar;
+  get cookieJar(): Jar {
+    return this.config.cookieJar as Jar;
   }
 
   /** The session's timeouts, every field decided (`null` = off). */
@@ -115,8 +110,7 @@ export class ClientSession implements AsyncDisposable {
     }
     if (typeof options !== "object" || options === null)
       throw new InvalidArgumentError("options must be an object");
-    const call = new RequestCall(this, options, oneShot.get(options));
-    return call.run(method.toUpperCase(), url);
+    return new RequestCall(this, options).run(method.toUpperCase(), url);
   }
 
   /** GET (follows redirects). */
@@ -151,52 +145,59 @@ export class ClientSession implements AsyncDisposable {
   }
 
   /**
-   * Opens a websocket through the session (aiohttp's `session.ws_connect`): the session's
-   * connector (its limits count the open websocket), default headers, cookies, auth and timeouts
-   * apply, and cookies the handshake sets are stored. Options are `@x/websocket`'s `wsConnect`'s.
+   * Opens a websocket through the session (aiohttp's `session.ws_connect`): the socket comes from
+   * the session's connector (its limits count the open websocket, its proxy settings apply), and
+   * the handshake carries what a request to the same URL would — default headers, cookies, auth,
+   * decided by the same request policy; cookies the handshake sets are stored. Options are
+   * `@x/websocket`'s `wsConnect`'s.
    * @throws {ClientStateError} if the session is closed.
+   * @throws {InvalidArgumentError} when the session's connector cannot give sockets (an undici
+   * `Agent`, a `MockAgent`…): websockets need a `SocketSource`, such as an `@x/connector` connector.
    * @throws {WSServerHandshakeError} when the server refuses the upgrade.
    */
   async wsConnect(url: string | URL, options: WSConnectOptions = {}): Promise<ClientWebSocketResponse> {
     if (this.#closed) throw new ClientStateError("Session is closed");
+    const dispatcher = this.#dispatcher;
+    if (!isSocketSource(dispatcher)) {
+      throw new InvalidArgumentError(
+        `session.wsConnect needs a connector that gives sockets (connectSocket(), as @x/connector's connectors do); this session's ${dispatcher.constructor.name} cannot. Open the websocket with an @x/connector connector, e.g. a second session.`,
+      );
+    }
     const cfg = this.config;
     const target = resolveUrl(url, cfg.baseUrl, ["ws:", "wss:", "http:", "https:"]);
-    const headers = cfg.headers.clone();
-    if (options.headers) {
-      const given = HeaderList.from(options.headers);
-      for (const [name] of given) headers.delete(name);
-      for (const [name, value] of given) headers.append(name, value);
-    }
-    const cookies = cfg.cookieJar.filterCookies(target);
-    if (cookies.size > 0 && !headers.has("cookie")) headers.set("Cookie", cookieHeader(cookies));
-    const sessionAuth =
-      cfg.baseUrl === undefined || cfg.baseUrl.origin === httpOrigin(target) ? cfg.auth : undefined;
-    const netrc = cfg.trustEnv ? netrcFor(target.hostname) : undefined;
-    const auth =
-      target.username || target.password || headers.has("authorization")
-        ? options.auth
-        : (options.auth ?? sessionAuth ?? (netrc ? new BasicAuth(netrc.login, netrc.password) : undefined));
-    const proxy =
-      options.proxy !== undefined
-        ? options.proxy
-        : (cfg.proxy ?? (cfg.trustEnv ? proxyFromEnv(target) : undefined));
-    const ws = await wsConnect(target, {
-      ...options,
-      proxy,
-      ...((options.proxyAuth ?? cfg.proxyAuth) ? { proxyAuth: options.proxyAuth ?? cfg.proxyAuth } : {}),
-      ...((options.proxyHeaders ?? cfg.proxyHeaders)
-        ? { proxyHeaders: options.proxyHeaders ?? cfg.proxyHeaders }
-        : {}),
+    const method = (options.method ?? "GET").toUpperCase();
+    const policy = new RequestPolicy(
+      cfg,
+      {
+        headers: options.headers,
+        auth: options.auth,
+        proxy: options.proxy,
+        proxyAuth: options.proxyAuth,
+        proxyHeaders: options.proxyHeaders,
+      },
+      target,
+    );
+    const wire = wireUrl(target);
+    const decided = policy.hop(method, wire, undefined);
+    const { headers } = decided instanceof Promise ? await decided : decided;
+    const { auth: _auth, proxyAuth: _proxyAuth, proxyHeaders: _proxyHeaders, ...rest } = options;
+    const ws = await wsConnect(wire, {
+      ...rest,
       headers: [...headers],
-      ...(auth ? { auth } : {}),
-      ...(this.#dispatcher instanceof BaseConnector ? { connector: this.#dispatcher } : {}),
+      proxy: policy.proxyFor(wire) ?? null,
+      connector: dispatcher,
       connectTimeout: options.connectTimeout ?? {
         connect: cfg.timeout.connect,
         sockConnect: cfg.timeout.sockConnect,
       },
     });
-    const setCookies = ws.headers.getSetCookie();
-    if (setCookies.length > 0) cfg.cookieJar.updateCookies(setCookies, httpUrl(target));
+    try {
+      const stored = policy.storeCookies(ws.headers.entries(), httpUrl(wire));
+      if (stored) await stored;
+    } catch (err) {
+      await ws.close();
+      throw err;
+    }
     return ws;
   }
 
@@ -212,7 +213,11 @@ export class ClientSession implements AsyncDisposable {
       if (!this.#owner) return;
       const dispatcher = this.#dispatcher;
       const closing = dispatcher.close().catch(() => {});
-      await dispatcher.destroy();
+      try {
+        await dispatcher.destroy();
+      } catch {
+        // A dispatcher with no destroy() (undici 7's MockAgent): close() is all it has.
+      }
       await closing;
     })();
     return this.#closing;
@@ -228,18 +233,21 @@ export class ClientSession implements AsyncDisposable {
     await this.close();
   }
 
-  /** @internal Sends one hop through the connector. */
-  send(request: ClientRequest, call: RequestCall): Promise<HopResult> {
+  /**
+   * @internal Sends one hop through the connector: the handler that owns it is returned at once,
+   * the response when its head arrives.
+   */
+  send(request: ClientRequest, hop: HopOptions): SentHop {
     const cfg = this.config;
-    return new Promise<HopResult>((resolve, reject) => {
-      const headers = request.headers.toFlat();
-      const requestInfo = new SentRequestInfo(request, headers);
-      const handler: ResponseHandler = new ResponseHandler(
+    let handler!: ResponseHandler;
+    const headers = request.headers.toFlat();
+    const response = new Promise<ClientResponse>((resolve, reject) => {
+      handler = new ResponseHandler(
         {
           method: request.method,
           url: request.url,
           realUrl: request.realUrl,
-          requestInfo,
+          requestInfo: new SentRequestInfo(request, headers),
           autoDecompress: request.autoDecompress,
           decompress: cfg.decompress,
           readBufsize: cfg.readBufsize,
@@ -248,67 +256,80 @@ export class ClientSession implements AsyncDisposable {
           readUntilEof: request.readUntilEof,
           fallbackCharset: cfg.fallbackCharset,
           sockRead: request.timeout.sockRead,
-          observer: call.observerFor(request),
+          observer: hop.observer,
         },
-        call,
-        (response) => resolve({ response, handler }),
+        resolve,
         reject,
       );
-      call.setCurrent(handler);
-      if (request.proxy && !(this.#dispatcher instanceof BaseConnector)) {
-        reject(
-          new InvalidArgumentError(
-            "proxy needs an @x/connector connector; with undici, use its ProxyAgent as the connector",
-          ),
-        );
-        return;
-      }
-      if (
-        call.expect100 &&
-        (this.#dispatcher as { expectContinueHttp1?: unknown }).expectContinueHttp1 !== true
-      ) {
-        reject(
-          new InvalidArgumentError(
-            "expect100 needs a connector that honours undici's expectContinue over HTTP/1.1 (an @x/connector connector); undici's own clients wait for 100 Continue over HTTP/2 only",
-          ),
-        );
-        return;
-      }
-      try {
-        const url = request.url;
-        this.#dispatcher.dispatch(
-          {
-            origin: url.origin,
-            path: request.rawTarget ?? `${url.pathname}${url.search}`,
-            method: request.method,
-            headers,
-            body: (request.body ? request.body.take() : null) as never,
-            // sockRead is the handler's own, exact timer; total covers the rest.
-            headersTimeout: 0,
-            bodyTimeout: 0,
-            ...(call.expect100 ? { expectContinue: true } : {}),
-            // undici closes the connection after every HEAD by default; aiohttp keeps it, and a
-            // server that sends a stray body is caught by undici's idle-socket check anyway.
-            ...(request.closeConnection
-              ? { reset: true }
-              : request.method === "HEAD"
-                ? { reset: false }
-                : {}),
-            connectorOptions: {
-              ssl: request.ssl,
-              serverHostname: request.serverHostname,
-              proxy: request.proxy,
-              timeout: call.connectorTimeout,
-              trace: call.connectorTrace,
-              onConnection: handler.onConnection,
-            },
-          } as Dispatcher.DispatchOptions & ConnectorDispatchExtension,
-          handler,
-        );
-      } catch (err) {
-        reject(err);
-      }
     });
+    try {
+      this.#dispatch(request, hop, headers, handler);
+    } catch (err) {
+      handler.onResponseError(null, err as Error);
+    }
+    return { handler, response };
+  }
+
+  #dispatch(request: ClientRequest, hop: HopOptions, headers: string[], handler: ResponseHandler): void {
+    const dispatcher = this.#dispatcher;
+    const ours = (dispatcher as { honoursConnectorOptions?: unknown }).honoursConnectorOptions === true;
+    if (request.proxy && !ours) {
+      throw new InvalidArgumentError(
+        "proxy needs an @x/connector connector; with undici, use its ProxyAgent as the connector",
+      );
+    }
+    if (hop.expect100 && (dispatcher as { expectContinueHttp1?: unknown }).expectContinueHttp1 !== true) {
+      throw new InvalidArgumentError(
+        "expect100 needs a connector that honours undici's expectContinue over HTTP/1.1 (an @x/connector connector); undici's own clients wait for 100 Continue over HTTP/2 only",
+      );
+    }
+    const source = request.body ? request.body.take() : null;
+    let body: unknown = source;
+    const observer = hop.observer;
+    if (observer && source !== null) {
+      const observed = observedBody(
+        source,
+        (chunk) => handler.bodySent(chunk),
+        () => observer.requestSent(),
+      );
+      if (
+        observed.length !== undefined &&
+        !request.headers.has("content-length") &&
+        !request.headers.has("transfer-encoding")
+      )
+        headers.push("content-length", String(observed.length));
+      body = observed.body;
+    }
+    const url = request.url;
+    dispatcher.dispatch(
+      {
+        origin: url.origin,
+        path: request.rawTarget ?? `${url.pathname}${url.search}`,
+        method: request.method,
+        headers,
+        body: body as never,
+        // sockRead is the handler's own, exact timer; total covers the rest.
+        headersTimeout: 0,
+        bodyTimeout: 0,
+        ...(hop.expect100 ? { expectContinue: true } : {}),
+        // undici closes the connection after every HEAD by default; aiohttp keeps it, and a
+        // server that sends a stray body is caught by undici's idle-socket check anyway.
+        ...(request.closeConnection ? { reset: true } : request.method === "HEAD" ? { reset: false } : {}),
+        ...(ours
+          ? {
+              connectorOptions: {
+                ssl: request.ssl,
+                serverHostname: request.serverHostname,
+                proxy: request.proxy,
+                timeout: hop.connectorTimeout,
+                trace: hop.connectorTrace,
+                onConnection: handler.onConnection,
+              },
+            }
+          : {}),
+      } as Dispatcher.DispatchOptions & ConnectorDispatchExtension,
+      handler,
+    );
   }
 }
 
@@ -341,10 +362,10 @@ export async function request(
     ...(cookieJar !== undefined ? { cookieJar } : {}),
   });
   unclosed.unregister(session);
-  const perCall: RequestOptions = { ...rest };
-  oneShot.set(perCall, () => void session.close());
   try {
-    return await session.request(method, url, perCall);
+    const response = await session.request(method, url, rest);
+    response.waitForClose().then(() => session.close());
+    return response;
   } catch (err) {
     await session.close();
     throw err;
@@ -374,15 +395,4 @@ class SentRequestInfo implements RequestInfo {
     }
     return this.#headers;
   }
-}
-
-function httpUrl(url: URL): URL {
-  const out = new URL(url.href);
-  if (out.protocol === "ws:") out.protocol = "http:";
-  else if (out.protocol === "wss:") out.protocol = "https:";
-  return out;
-}
-
-function httpOrigin(url: URL): string {
-  return httpUrl(url).origin;
 }

@@ -15,13 +15,13 @@ import type { ParamsInput } from "./url.js";
 export type RaiseForStatus = boolean | ((response: ClientResponse) => void | Promise<void>);
 
 /** Options of `new ClientSession()`, aiohttp's `ClientSession` arguments in camelCase; durations in ms. */
-export interface ClientSessionOptions {
+export interface ClientSessionOptions<Jar extends AbstractCookieJar = AbstractCookieJar> {
   /** Any undici `Dispatcher`; default: a new `TCPConnector()` owned by the session. */
   connector?: Dispatcher;
   /** Close the connector with the session. Default `true`; `false` shares one pool between sessions. */
   connectorOwner?: boolean;
-  /** Cookies to start with, shared: sent to every host. */
-  cookies?: CookieInput;
+  /** Cookies to start with, shared: sent to every host. `null` is none. */
+  cookies?: CookieInput | null;
   /** Headers sent with every request (requests may override them by name). */
   headers?: HeadersInput;
   /** Auto headers not to generate (`"User-Agent"`, `"Accept"`, `"Accept-Encoding"`, `"Content-Type"`). */
@@ -32,8 +32,11 @@ export interface ClientSessionOptions {
   jsonSerialize?: (value: unknown) => string;
   /** `"1.1"` (default) or `"1.0"` (no keep-alive, no chunked bodies; the request line stays 1.1). */
   version?: "1.0" | "1.1" | HttpVersion;
-  /** The cookie jar; default a new `CookieJar()`. `DummyCookieJar` keeps none. */
-  cookieJar?: AbstractCookieJar;
+  /**
+   * The cookie jar: any `AbstractCookieJar` (two methods, sync or async — see `@x/cookies`);
+   * default a new `CookieJar()`. `DummyCookieJar` keeps none.
+   */
+  cookieJar?: Jar;
   /** Seed-era: the total timeout, ms. Cannot be combined with `timeout`. */
   readTimeout?: number | null;
   /** Seed-era: the connect timeout, ms. Cannot be combined with `timeout`. */
@@ -124,8 +127,8 @@ export interface RequestOptions {
   sslContext?: TlsOptions | SecureContext;
   /** TLS server name (SNI and certificate check) instead of the URL's host. */
   serverHostname?: string;
-  /** Cookies for this request only; not stored, and not sent after a redirect to another origin. */
-  cookies?: CookieInput;
+  /** Cookies for this request only; not stored, and not sent after a redirect to another origin. `null` is none. */
+  cookies?: CookieInput | null;
   raiseForStatus?: RaiseForStatus;
   /** Cancels the request, the body read included; it fails with the signal's reason. */
   signal?: AbortSignal;

@@ -1,6 +1,5 @@
-import { type Auth, BasicAuth } from "@x/auth";
-import { mergeSslParams, type ProxySettings, proxySettings, type SslOption } from "@x/connector";
-import { type AbstractCookieJar, CookieJar, type CookieRecord, cookieHeader } from "@x/cookies";
+import type { ConnectorTimeouts, ConnectorTrace } from "@x/connector";
+import { mergeSslParams } from "@x/connector";
 import {
   ClientConnectorError,
   ClientOSError,
@@ -9,32 +8,43 @@ import {
   TooManyRedirects,
   TotalTimeoutError,
 } from "@x/errors";
+import { watchAbort } from "./abort-watch.js";
 import { chunkedBody, compressBody, prepareBody, type RequestBody } from "./body.js";
 import { ClientRequest, IDEMPOTENT } from "./client-request.js";
 import type { ClientResponse } from "./client-response.js";
 import { type ResolvedTimeout, resolveTimeout } from "./client-timeout.js";
-import { HeaderList } from "./headers.js";
+import type { HeaderList } from "./headers.js";
 import { type ClientHandler, compose } from "./middleware.js";
-import { netrcFor } from "./netrc.js";
 import type { RequestOptions } from "./options.js";
-import { proxyFromEnv } from "./proxy-env.js";
 import { REDIRECT_STATUSES, rawTargetOf, redirectMethod, redirectTarget } from "./redirects.js";
+import { RequestPolicy } from "./request-policy.js";
 import type { HopObserver, ResponseHandler } from "./response-handler.js";
 import type { SessionConfig } from "./session-config.js";
 import { RequestTraces, sessionChannels } from "./tracing.js";
 import { resolveUrl, wireUrl, withParams } from "./url.js";
 
-/** What sending one request produced. */
-export interface HopResult {
-  readonly response: ClientResponse;
-  readonly handler: ResponseHandler;
+/** How one hop is to be sent, besides the request itself. */
+export interface HopOptions {
+  readonly observer: HopObserver | undefined;
+  readonly connectorTimeout: ConnectorTimeouts;
+  readonly connectorTrace: ConnectorTrace | undefined;
+  readonly expect100: boolean;
 }
 
-/** The session's part in a call: sending one hop. */
+/** One hop on its way: the handler that owns it at once, the response once its head arrives. */
+export interface SentHop {
+  readonly handler: ResponseHandler;
+  readonly response: Promise<ClientResponse>;
+}
+
+/** The session's part in a call: its settings, and sending one hop. */
 export interface CallHost {
   readonly config: SessionConfig;
-  send(request: ClientRequest, call: RequestCall): Promise<HopResult>;
+  send(request: ClientRequest, hop: HopOptions): SentHop;
 }
+
+const isThenable = <T>(value: T | Promise<T>): value is Promise<T> =>
+  typeof (value as { then?: unknown } | null)?.then === "function";
 
 /** Turns wire events of one hop into trace signals, channel messages and progress callbacks. */
 class HopTap implements HopObserver {
@@ -66,15 +76,11 @@ class HopTap implements HopObserver {
 
   chunkSent(chunk: Buffer): void {
     const call = this.#call;
+    const { method, url } = this.#request;
     this.#sent += chunk.length;
-    call.traces?.fire("onRequestChunkSent", { method: this.#request.method, url: this.#request.url, chunk });
+    call.traces?.fire("onRequestChunkSent", { method, url, chunk });
     if (sessionChannels.requestChunkSent.hasSubscribers) {
-      sessionChannels.requestChunkSent.publish({
-        session: call.session,
-        method: this.#request.method,
-        url: this.#request.url,
-        chunk,
-      });
+      sessionChannels.requestChunkSent.publish({ session: call.session, method, url, chunk });
     }
     call.uploadProgress?.({ loaded: this.#sent, total: this.#uploadTotal });
   }
@@ -89,75 +95,64 @@ class HopTap implements HopObserver {
 
   chunkReceived(chunk: Buffer): void {
     const call = this.#call;
+    const { method, url } = this.#request;
     this.#received += chunk.length;
-    call.traces?.fire("onResponseChunkReceived", {
-      method: this.#request.method,
-      url: this.#request.url,
-      chunk,
-    });
+    call.traces?.fire("onResponseChunkReceived", { method, url, chunk });
     if (sessionChannels.responseChunkReceived.hasSubscribers) {
-      sessionChannels.responseChunkReceived.publish({
-        session: call.session,
-        method: this.#request.method,
-        url: this.#request.url,
-        chunk,
-      });
+      sessionChannels.responseChunkReceived.publish({ session: call.session, method, url, chunk });
     }
     call.downloadProgress?.({ loaded: this.#received, total: this.#downloadTotal });
   }
 }
 
-const CREDENTIAL_HEADERS = ["authorization", "cookie", "proxy-authorization"];
-const BODY_METHODS = new Set(["POST", "PUT", "PATCH"]);
-const NO_LENGTH_METHODS = new Set(["GET", "HEAD", "OPTIONS", "TRACE", "CONNECT"]);
 /** Redirect bodies up to this size are read so their connection can be reused. */
 const DRAIN_LIMIT = 64 * 1024;
 
 /**
  * One `session.request()` call: every hop of its redirects, the retry of a stale keep-alive
  * connection, one answer to an auth challenge per hop, and the total timeout over all of it.
+ * The call owns its timer and its listener on the caller's signal and releases both when it
+ * ends: at once on an error, or once the response it returned is closed — whoever produced that
+ * response (the wire, or a middleware that answered itself).
  */
 export class RequestCall {
   readonly #host: CallHost;
   readonly #options: RequestOptions;
   readonly timeout: ResolvedTimeout;
-  /** Send `Expect: 100-continue` and hold the body until the server agrees. */
-  readonly expect100: boolean;
-  /** The connector's part of the timeouts, shared by every hop. */
-  readonly connectorTimeout: { readonly connect: number | null; readonly sockConnect: number | null };
-  readonly #ssl: SslOption | undefined;
+  readonly #expect100: boolean;
+  readonly #ssl: ReturnType<typeof mergeSslParams>;
+  /** The handler of the last hop sent on the wire, if any. */
   #current: ResponseHandler | undefined;
-  #final: ResponseHandler | undefined;
-  #finalDone = false;
+  /**
+   * The response handed to the caller, held weakly: a response dropped unread must stay
+   * collectable (its connection is freed then), and the call must not be what keeps it.
+   */
+  #final: WeakRef<ClientResponse> | undefined;
   #timer: NodeJS.Timeout | undefined;
   #failure: Error | undefined;
-  #onAbort: (() => void) | undefined;
+  #unwatch: (() => void) | undefined;
   #cleaned = false;
   #startUrl: URL | undefined;
   #startHeaders: Headers | undefined;
-  readonly #onDone: (() => void) | undefined;
   readonly #abort = new AbortController();
   /** The call's traces, when the session has TraceConfigs. */
   readonly traces: RequestTraces | undefined;
-  /** The connector's trace hooks for every hop, when tracing. */
-  readonly connectorTrace: ReturnType<RequestTraces["connectorTrace"]> | undefined;
   readonly uploadProgress: RequestOptions["onUploadProgress"];
   readonly downloadProgress: RequestOptions["onDownloadProgress"];
   readonly #handler: ClientHandler;
+  readonly #hop: HopOptions;
 
-  constructor(host: CallHost, options: RequestOptions, onDone?: () => void) {
+  constructor(host: CallHost, options: RequestOptions) {
     this.#host = host;
     this.#options = options;
-    this.#onDone = onDone;
-    const configs = host.config.traceConfigs;
+    const cfg = host.config;
+    const configs = cfg.traceConfigs;
     this.traces = configs.length > 0 ? new RequestTraces(host, configs, options.traceRequestCtx) : undefined;
-    this.connectorTrace = this.traces?.connectorTrace();
     this.uploadProgress = options.onUploadProgress;
     this.downloadProgress = options.onDownloadProgress;
-    const middlewares = options.middlewares ?? host.config.middlewares;
-    const wire: ClientHandler = (request) => this.#host.send(request, this).then((r) => r.response);
+    const middlewares = options.middlewares ?? cfg.middlewares;
+    const wire: ClientHandler = (request) => this.#send(request);
     this.#handler = middlewares.length > 0 ? compose(middlewares, wire) : wire;
-    const cfg = host.config;
     if (
       options.timeout !== undefined &&
       (options.readTimeout !== undefined || options.connTimeout !== undefined)
@@ -170,8 +165,13 @@ export class RequestCall {
       timeout = resolveTimeout(timeout, { connect: options.connTimeout });
     this.timeout = timeout;
     this.#ssl = mergeSslParams(options);
-    this.expect100 = options.expect100 ?? false;
-    this.connectorTimeout = { connect: timeout.connect, sockConnect: timeout.sockConnect };
+    this.#expect100 = options.expect100 ?? false;
+    this.#hop = {
+      observer: undefined,
+      connectorTimeout: { connect: timeout.connect, sockConnect: timeout.sockConnect },
+      connectorTrace: this.traces?.connectorTrace(),
+      expect100: this.#expect100,
+    };
   }
 
   /** The session the call belongs to. */
@@ -179,57 +179,21 @@ export class RequestCall {
     return this.#host;
   }
 
-  /** Aborted with the reason when the call fails (total timeout, the caller's signal). */
-  get signal(): AbortSignal {
-    return this.#abort.signal;
-  }
-
-  /** Wire events of one hop, or `undefined` when nobody listens (the common, free case). */
-  observerFor(request: ClientRequest): HopObserver | undefined {
-    if (
-      !this.traces &&
-      !this.uploadProgress &&
-      !this.downloadProgress &&
-      !sessionChannels.requestHeadersSent.hasSubscribers &&
-      !sessionChannels.requestChunkSent.hasSubscribers &&
-      !sessionChannels.responseChunkReceived.hasSubscribers
-    ) {
-      return undefined;
-    }
-    return new HopTap(this, request);
-  }
-
-  /** Fails the call: the running hop is aborted, or the body being read errors. */
-  fail(err: Error): void {
-    if (this.#failure) return;
-    this.#failure = err;
-    this.#abort.abort(err);
-    const current = this.#current;
-    if (current) current.abort(err);
-  }
-
-  /** @internal A hop's body was read or given up. */
-  hopFinished(handler: ResponseHandler): void {
-    if (handler === this.#final) this.#cleanup();
-    else if (this.#final === undefined && handler === this.#current) this.#finalDone = true;
-  }
-
   async run(method: string, input: string | URL): Promise<ClientResponse> {
     const { signal } = this.#options;
     if (signal) {
       signal.throwIfAborted();
-      this.#onAbort = () => this.fail(signal.reason as Error);
-      signal.addEventListener("abort", this.#onAbort, { once: true });
+      this.#unwatch = watchAbort(signal, () => this.#fail(signal.reason as Error));
     }
     const total = this.timeout.total;
-    if (total !== null) this.#timer = setTimeout(() => this.fail(new TotalTimeoutError(total)), total);
+    if (total !== null) this.#timer = setTimeout(() => this.#fail(new TotalTimeoutError(total)), total);
     try {
       const response = await this.#loop(method, input);
+      this.#final = new WeakRef(response);
       // From here the caller holds the response: an unread body must not keep the process alive
       // (undici's does not), while a read in progress keeps it alive through its socket.
       this.#timer?.unref();
-      this.#final = this.#current;
-      if (this.#finalDone || this.#final?.complete) this.#cleanup();
+      response.waitForClose().then(() => this.#cleanup());
       return response;
     } catch (err) {
       this.#cleanup();
@@ -248,12 +212,44 @@ export class RequestCall {
     }
   }
 
+  /** Fails the call: the hop on the wire is aborted, or the body being read errors. */
+  #fail(err: Error): void {
+    if (this.#failure || this.#cleaned) return;
+    this.#failure = err;
+    this.#abort.abort(err);
+    const final = this.#final?.deref();
+    if (final) final.fail(err);
+    else this.#current?.abort(err);
+  }
+
   #cleanup(): void {
     if (this.#cleaned) return;
     this.#cleaned = true;
     if (this.#timer) clearTimeout(this.#timer);
-    if (this.#onAbort) this.#options.signal?.removeEventListener("abort", this.#onAbort);
-    this.#onDone?.();
+    this.#unwatch?.();
+  }
+
+  /** The wire: sends one hop through the session, and remembers its handler for the stale-connection retry. */
+  #send(request: ClientRequest): Promise<ClientResponse> {
+    if (this.#failure) return Promise.reject(this.#failure);
+    const sent = this.#host.send(request, { ...this.#hop, observer: this.#observerFor(request) });
+    this.#current = sent.handler;
+    return sent.response;
+  }
+
+  /** Wire events of one hop, or `undefined` when nobody listens (the common, free case). */
+  #observerFor(request: ClientRequest): HopObserver | undefined {
+    if (
+      !this.traces &&
+      !this.uploadProgress &&
+      !this.downloadProgress &&
+      !sessionChannels.requestHeadersSent.hasSubscribers &&
+      !sessionChannels.requestChunkSent.hasSubscribers &&
+      !sessionChannels.responseChunkReceived.hasSubscribers
+    ) {
+      return undefined;
+    }
+    return new HopTap(this, request);
   }
 
   async #loop(initialMethod: string, input: string | URL): Promise<ClientResponse> {
@@ -261,32 +257,8 @@ export class RequestCall {
     const o = this.#options;
     let method = initialMethod;
     let realUrl = withParams(resolveUrl(input, cfg.baseUrl), o.params);
-    const requestAuth = o.auth ?? undefined;
-    let urlAuth = BasicAuth.fromUrl(realUrl) ?? undefined;
-    if (urlAuth && requestAuth)
-      throw new InvalidArgumentError("credentials in the URL cannot be combined with auth");
-    let userHeaders = cfg.headers.clone();
-    if (o.headers) {
-      const given = HeaderList.from(o.headers);
-      for (const [name] of given) userHeaders.delete(name);
-      given.fill(userHeaders);
-      userHeaders = given;
-    }
-    if ((requestAuth || urlAuth) && userHeaders.has("authorization")) {
-      throw new InvalidArgumentError(
-        "an Authorization header cannot be combined with auth or credentials in the URL",
-      );
-    }
-    let skip = cfg.skipAutoHeaders;
-    if (o.skipAutoHeaders) {
-      const merged = new Set(skip);
-      for (const name of o.skipAutoHeaders) merged.add(name.toLowerCase());
-      skip = merged;
-    }
-    let body = this.#prepareBody(userHeaders);
-    let requestCookies = o.cookies !== undefined ? o.cookies : undefined;
-    let dropRequestAuth = false;
-    const sessionAuthOrigin = cfg.baseUrl?.origin;
+    const policy = new RequestPolicy(cfg, o, realUrl);
+    let body = this.#prepareBody(policy.userHeaders);
     const allowRedirects = o.allowRedirects ?? initialMethod !== "HEAD";
     const maxRedirects = o.maxRedirects ?? 10;
     if (!Number.isInteger(maxRedirects) || maxRedirects < 0)
@@ -295,7 +267,7 @@ export class RequestCall {
     let retried = false;
     if (this.traces || sessionChannels.requestStart.hasSubscribers) {
       this.#startUrl = realUrl;
-      this.#startHeaders = userHeaders.toHeaders();
+      this.#startHeaders = policy.userHeaders.toHeaders();
       const params = { method, url: realUrl, headers: this.#startHeaders };
       await this.traces?.send("onRequestStart", params);
       if (sessionChannels.requestStart.hasSubscribers)
@@ -304,19 +276,8 @@ export class RequestCall {
     let rawTarget: string | undefined;
     for (;;) {
       const url = wireUrl(realUrl);
-      const headers = userHeaders.clone();
-      this.#autoHeaders(headers, skip, method, body);
-      this.#cookies(headers, url, requestCookies);
-      const auth: Auth | undefined =
-        urlAuth ??
-        (dropRequestAuth ? undefined : requestAuth) ??
-        (sessionAuthOrigin === undefined || sessionAuthOrigin === url.origin ? cfg.auth : undefined) ??
-        this.#netrc(url);
-      const authInfo = { method, url, body: bodyBytes(body) };
-      if (auth && !headers.has("authorization")) {
-        const value = auth.encode(authInfo);
-        if (value !== undefined && value !== "") headers.set("Authorization", value);
-      }
+      const decided = policy.hop(method, url, body);
+      const { headers, auth, authRequest } = isThenable(decided) ? await decided : decided;
       let challenged = false;
       let response: ClientResponse;
       for (;;) {
@@ -329,19 +290,20 @@ export class RequestCall {
           timeout: this.timeout,
           ssl: this.#ssl,
           serverHostname: o.serverHostname,
-          proxy: this.#proxyFor(url),
+          proxy: policy.proxyFor(url),
           autoDecompress: o.autoDecompress ?? cfg.autoDecompress,
           readUntilEof: o.readUntilEof ?? true,
           closeConnection: cfg.http10,
           rawTarget,
           signal: this.#abort.signal,
         });
-        let result: HopResult;
+        this.#current = undefined;
         try {
           if (this.#failure) throw this.#failure;
-          result = { response: await this.#handler(request), handler: this.#current! };
+          response = await this.#handler(request);
         } catch (err) {
-          const handler = this.#current;
+          // The handler of the hop this attempt put on the wire (none if a middleware answered).
+          const handler = this.#current as ResponseHandler | undefined;
           const stale =
             (err instanceof ServerDisconnectedError ||
               (err instanceof ClientOSError && !(err instanceof ClientConnectorError))) &&
@@ -354,10 +316,15 @@ export class RequestCall {
           }
           throw err;
         }
-        response = result.response;
-        this.#storeCookies(response);
+        const stored = policy.storeCookies(response.rawHeaders, response.url);
+        if (isThenable(stored)) {
+          await stored.catch((err: unknown) => {
+            response.release();
+            throw err;
+          });
+        }
         if (response.status === 401 && auth?.challenge && !challenged) {
-          const retry = await auth.challenge(authInfo, { status: 401, url, headers: response.headers });
+          const retry = await auth.challenge(authRequest, { status: 401, url, headers: response.headers });
           if (retry) {
             challenged = true;
             await discard(response);
@@ -407,20 +374,8 @@ export class RequestCall {
       await discard(response);
       const rewrite = redirectMethod(response.status, method);
       method = rewrite.method;
-      if (rewrite.dropBody) {
-        body = undefined;
-        userHeaders.delete("content-length");
-      }
-      if (next.origin !== url.origin) {
-        for (const name of CREDENTIAL_HEADERS) userHeaders.delete(name);
-        requestCookies = undefined;
-        dropRequestAuth = true;
-      }
-      // Credentials in the URL stay with their origin, as in aiohttp: kept on a same-origin hop,
-      // replaced by the new URL's own, dropped elsewhere.
-      const nextUrlAuth = BasicAuth.fromUrl(next);
-      if (nextUrlAuth) urlAuth = nextUrlAuth;
-      else if (next.origin !== url.origin) urlAuth = undefined;
+      if (rewrite.dropBody) body = undefined;
+      policy.redirected(url, next, rewrite.dropBody);
       // A one-shot body cannot follow a 307/308; body.take() says so when the hop is sent.
       realUrl = next;
       rawTarget = cfg.requoteRedirectUrl ? undefined : rawTargetOf(location);
@@ -466,95 +421,11 @@ export class RequestCall {
     return body;
   }
 
-  #autoHeaders(
-    headers: HeaderList,
-    skip: ReadonlySet<string>,
-    method: string,
-    body: RequestBody | undefined,
-  ): void {
-    const cfg = this.#host.config;
-    if (!skip.has("accept") && !headers.has("accept")) headers.append("Accept", "*/*");
-    if (!skip.has("accept-encoding") && !headers.has("accept-encoding"))
-      headers.append("Accept-Encoding", cfg.acceptEncoding);
-    if (!skip.has("user-agent") && !headers.has("user-agent")) headers.append("User-Agent", cfg.userAgent);
-    if (!skip.has("content-type") && !headers.has("content-type")) {
-      const type = body
-        ? body.contentType
-        : BODY_METHODS.has(method)
-          ? "application/octet-stream"
-          : undefined;
-      if (type) headers.append("Content-Type", type);
-    }
-    if (
-      !body &&
-      !NO_LENGTH_METHODS.has(method) &&
-      !headers.has("content-length") &&
-      !headers.has("transfer-encoding")
-    ) {
-      headers.append("Content-Length", "0");
-    }
-  }
-
-  #cookies(headers: HeaderList, url: URL, requestCookies: RequestOptions["cookies"]): void {
-    const jar = this.#host.config.cookieJar;
-    const found: Map<string, CookieRecord> = jar.filterCookies(url);
-    if (requestCookies !== undefined) {
-      const temp = new CookieJar({ unsafe: true, quoteCookie: quoteOf(jar) });
-      temp.updateCookies(requestCookies);
-      for (const [name, c] of temp.filterCookies(url)) found.set(name, c);
-    }
-    if (found.size === 0) return;
-    const ours = cookieHeader(found);
-    const given = headers.get("cookie");
-    headers.set("Cookie", given ? `${given}; ${ours}` : ours);
-  }
-
-  #storeCookies(response: ClientResponse): void {
-    const values: string[] = [];
-    for (const [name, value] of response.rawHeaders)
-      if (name.length === 10 && name.toLowerCase() === "set-cookie") values.push(value);
-    if (values.length > 0) this.#host.config.cookieJar.updateCookies(values, response.url);
-  }
-
-  /** The proxy for one hop: the request's, else the session's, else (trustEnv) the environment's. */
-  #proxyFor(url: URL): ProxySettings | undefined {
-    const o = this.#options;
-    const cfg = this.#host.config;
-    let proxy: string | URL | null | undefined = o.proxy !== undefined ? o.proxy : cfg.proxy;
-    if (proxy === null) return undefined;
-    if (proxy === undefined && cfg.trustEnv) proxy = proxyFromEnv(url);
-    if (proxy === undefined) return undefined;
-    const auth = (o.proxyAuth ?? cfg.proxyAuth)?.encode({ method: "CONNECT", url, body: null });
-    const headers = o.proxyHeaders ? [...HeaderList.from(o.proxyHeaders)] : cfg.proxyHeaders;
-    return proxySettings(proxy, auth || undefined, headers);
-  }
-
-  #netrc(url: URL): Auth | undefined {
-    if (!this.#host.config.trustEnv) return undefined;
-    const entry = netrcFor(url.hostname);
-    return entry ? new BasicAuth(entry.login, entry.password) : undefined;
-  }
-
   async #raiseForStatus(response: ClientResponse): Promise<void> {
     const setting = this.#options.raiseForStatus ?? this.#host.config.raiseForStatus;
     if (setting === true) response.raiseForStatus();
     else if (typeof setting === "function") await setting(response);
   }
-
-  /** @internal The session tells which handler runs the current hop. */
-  setCurrent(handler: ResponseHandler): void {
-    this.#current = handler;
-    if (this.#failure) handler.abort(this.#failure);
-  }
-}
-
-function quoteOf(jar: AbstractCookieJar): boolean {
-  return jar instanceof CookieJar ? jar.quoteCookie : true;
-}
-
-/** The body as Digest's auth-int sees it: `null` for none, `undefined` when it cannot be read twice. */
-function bodyBytes(body: RequestBody | undefined): Uint8Array | null | undefined {
-  return body ? body.bytes : null;
 }
 
 /**

@@ -1,7 +1,7 @@
 import type { Duplex, Transform } from "node:stream";
 import { type Connection, type ConnectionInfo, dispatchError } from "@x/connector";
 import { ClientPayloadError, ClientResponseError, type RequestInfo, SocketTimeoutError } from "@x/errors";
-import { util as undiciUtil } from "undici";
+import type { Dispatcher } from "undici";
 import {
   type CharsetResolver,
   ClientResponse,
@@ -38,10 +38,8 @@ export interface HopObserver {
   responseStarted(contentLength: number | null): void;
 }
 
-/** Told when a hop's body is done with (read, failed or given up); once per handler. */
-export interface HopOwner {
-  hopFinished(handler: ResponseHandler): void;
-}
+type Controller = Dispatcher.DispatchController;
+type ResponseHeaders = Parameters<NonNullable<Dispatcher.DispatchHandler["onResponseStart"]>>[2];
 
 const HTTP11: HttpVersion = Object.freeze({ major: 1, minor: 1 });
 const HTTP2: HttpVersion = Object.freeze({ major: 2, minor: 0 });
@@ -52,19 +50,36 @@ const settledAlready = () => {};
 /** Closes the connection of a response whose body was dropped unread (see `#readerRef`). */
 const abandonment = new FinalizationRegistry<ResponseHandler>((handler) => handler.abandon());
 
+/** Header pairs as undici reports them: raw `[name, value, …]` when it can, else the parsed record. */
+function headerPairs(raw: unknown, parsed: ResponseHeaders): Array<[Buffer | string, string]> {
+  const pairs: Array<[Buffer | string, string]> = [];
+  if (Array.isArray(raw)) {
+    for (let i = 0; i + 1 < raw.length; i += 2) {
+      const value = raw[i + 1] as Buffer | string;
+      pairs.push([raw[i] as Buffer | string, typeof value === "string" ? value : value.toString("latin1")]);
+    }
+    return pairs;
+  }
+  for (const [name, value] of Object.entries(parsed ?? {})) {
+    if (value === undefined) continue;
+    for (const v of Array.isArray(value) ? value : [value]) pairs.push([name, String(v)]);
+  }
+  return pairs;
+}
+
 /**
- * undici's view of one request sent by a session: it turns the response head into a
- * `ClientResponse`, feeds the body (decoded when asked) into its `StreamReader` with
- * backpressure, and reports failures as `@x/errors`.
+ * undici's view of one request sent by a session, in undici's controller-based handler API (the
+ * one undici 7 and 8 share, so any dispatcher of either can carry it): it turns the response head
+ * into a `ClientResponse`, feeds the body (decoded when asked) into its `StreamReader` with
+ * back-pressure (`controller.pause()`/`resume()`), and reports failures as `@x/errors`.
  */
 export class ResponseHandler implements ResponseSource {
   readonly #ctx: HopContext;
-  readonly #owner: HopOwner;
   // Dropped once called: a settled promise holds its value, and the handler must not keep the
   // response reachable through it.
   #resolve: (response: ClientResponse) => void;
   #reject: (err: unknown) => void;
-  #abort: ((err?: Error) => void) | undefined;
+  #controller: Controller | undefined;
   #abortReason: Error | undefined;
   /**
    * The body's reader. Held strongly while the body flows; once it backs up (the caller is not
@@ -79,26 +94,22 @@ export class ResponseHandler implements ResponseSource {
   #settled = false;
   #complete = false;
   #finished = false;
+  #finishedResolve: (() => void) | undefined;
+  #finishedPromise: Promise<void> | undefined;
   #headersReceived = false;
   #noBody = false;
   #decoders: Transform[] | undefined;
   #wroteToDecoder = false;
-  #resumeSocket: (() => void) | undefined;
   #readTimer: NodeJS.Timeout | undefined;
   #readerPaused = false;
+  #sentHeaders = false;
   /** The connection the request went out on, when the dispatcher tells. */
   connection: Connection | null = null;
   /** The connection had carried a request before. */
   reused = false;
 
-  constructor(
-    ctx: HopContext,
-    owner: HopOwner,
-    resolve: (response: ClientResponse) => void,
-    reject: (err: unknown) => void,
-  ) {
+  constructor(ctx: HopContext, resolve: (response: ClientResponse) => void, reject: (err: unknown) => void) {
     this.#ctx = ctx;
-    this.#owner = owner;
     this.#resolve = resolve;
     this.#reject = reject;
     const read = ctx.sockRead;
@@ -128,20 +139,24 @@ export class ResponseHandler implements ResponseSource {
     this.#readTimer?.refresh();
   }
 
-  /** For `connectorOptions.onConnection`. */
+  /** For `connectorOptions.onConnection`: an @x connector says which connection carries the request. */
   readonly onConnection = (info: ConnectionInfo): void => {
     this.connection = info.connection;
     this.reused = info.reused;
     this.#headersSent();
   };
 
-  #sentHeaders = false;
-
   /** The request head is going out now (an @x connector says so exactly; others at the response). */
   #headersSent(): void {
     if (this.#sentHeaders) return;
     this.#sentHeaders = true;
     this.#ctx.observer?.headersSent();
+  }
+
+  /** A piece of the request body went out (reported by the session's body wrapper). */
+  bodySent(chunk: Buffer): void {
+    this.#touch();
+    this.#ctx.observer?.chunkSent(chunk);
   }
 
   /** True once response headers arrived. */
@@ -155,10 +170,18 @@ export class ResponseHandler implements ResponseSource {
     return this.#complete;
   }
 
+  get finished(): Promise<void> {
+    if (this.#finished) return Promise.resolve();
+    this.#finishedPromise ??= new Promise<void>((resolve) => {
+      this.#finishedResolve = resolve;
+    });
+    return this.#finishedPromise;
+  }
+
   abort(reason: Error): void {
     if (this.#complete || this.#abortReason) return;
     this.#abortReason = reason;
-    if (this.#abort) this.#abort(reason);
+    this.#controller?.abort(reason);
     if (!this.#settled) {
       this.#settled = true;
       this.#rejectWith(reason);
@@ -179,31 +202,27 @@ export class ResponseHandler implements ResponseSource {
     this.#finished = true;
     if (this.#readerRef) abandonment.unregister(this);
     if (this.#readTimer) clearTimeout(this.#readTimer);
-    this.#owner.hopFinished(this);
+    this.#finishedResolve?.();
   }
 
-  // ── undici handler ───────────────────────────────────────────────────
+  // ── undici handler (controller API) ──────────────────────────────────
 
-  onConnect(abort: (err?: Error) => void): void {
-    this.#abort = abort;
-    if (this.#abortReason) abort(this.#abortReason);
+  onRequestStart(controller: Controller): void {
+    this.#controller = controller;
+    if (this.#abortReason) controller.abort(this.#abortReason);
   }
 
-  onBodySent(chunk: unknown): void {
-    this.#touch();
-    const observer = this.#ctx.observer;
-    if (observer) observer.chunkSent(typeof chunk === "string" ? Buffer.from(chunk) : (chunk as Buffer));
-  }
-
-  onRequestSent(): void {
-    this.#ctx.observer?.requestSent();
-  }
-
-  onHeaders(statusCode: number, rawHeaders: Buffer[], resume: () => void, statusText: string): boolean {
+  onResponseStart(
+    controller: Controller,
+    statusCode: number,
+    headers: ResponseHeaders,
+    statusText?: string,
+  ): void {
+    this.#controller = controller;
     this.#touch();
     this.#headersSent();
-    if (statusCode < 200) return true;
-    if (this.#abortReason) return false;
+    if (statusCode < 200) return;
+    if (this.#abortReason) return;
     this.#headersReceived = true;
     const ctx = this.#ctx;
     const pairs: Array<[string, string]> = [];
@@ -212,16 +231,15 @@ export class ResponseHandler implements ResponseSource {
     let hasLength = false;
     let contentLength: number | null = null;
     let chunked = false;
-    for (let i = 0; i + 1 < rawHeaders.length; i += 2) {
-      const rawName = rawHeaders[i]!;
-      const name = undiciUtil.headerNameToString(rawName);
-      const value = rawHeaders[i + 1]!.toString("latin1");
-      if (rawName.length + value.length + 2 > ctx.maxFieldSize) {
+    for (const [rawName, value] of headerPairs(controller.rawHeaders, headers)) {
+      const spelled = typeof rawName === "string" ? rawName : rawName.toString("latin1");
+      const name = spelled.toLowerCase();
+      if (spelled.length + value.length + 2 > ctx.maxFieldSize) {
         this.#failHead(`Got more than ${ctx.maxFieldSize} bytes when reading header ${name}`, statusCode);
-        return false;
+        return;
       }
       pairs.push([name, value]);
-      rawNames.push(rawName.toString("latin1"));
+      rawNames.push(spelled);
       if (name === "content-encoding")
         contentEncoding = contentEncoding ? `${contentEncoding}, ${value}` : value;
       else if (name === "content-length") {
@@ -229,9 +247,10 @@ export class ResponseHandler implements ResponseSource {
         contentLength = /^\d+$/.test(value) ? Number(value) : null;
       } else if (name === "transfer-encoding") chunked = /chunked/i.test(value);
     }
-    if (statusText.length + 13 > ctx.maxLineSize) {
+    const reason = statusText ?? "";
+    if (reason.length + 13 > ctx.maxLineSize) {
       this.#failHead(`Got more than ${ctx.maxLineSize} bytes when reading the status line`, statusCode);
-      return false;
+      return;
     }
     ctx.observer?.responseStarted(contentLength);
     const reader = new StreamReader(ctx.readBufsize, 2 * ctx.readBufsize);
@@ -239,13 +258,7 @@ export class ResponseHandler implements ResponseSource {
     reader.setWaitHook((waiting) => {
       this.#pinned = waiting;
     });
-    const resumeSocket = () => {
-      this.#readerPaused = false;
-      this.#touch();
-      resume();
-    };
-    reader.setResume(resumeSocket);
-    this.#resumeSocket = resumeSocket;
+    reader.setResume(this.#resumeSocket);
     const noBody = ctx.method === "HEAD" || NO_BODY_STATUS.has(statusCode);
     this.#noBody = noBody;
     if (!noBody && ctx.autoDecompress && contentEncoding) {
@@ -253,10 +266,11 @@ export class ResponseHandler implements ResponseSource {
         this.#decoders = decodersFor(contentEncoding, ctx.decompress);
       } catch (err) {
         this.#settled = true;
-        this.#abort?.(err as Error);
+        this.#abortReason = err as Error;
+        controller.abort(err as Error);
         this.#rejectWith(err);
         this.finish();
-        return false;
+        return;
       }
       if (this.#decoders) this.#wireDecoders(this.#decoders, contentEncoding);
     }
@@ -269,7 +283,7 @@ export class ResponseHandler implements ResponseSource {
       url: ctx.url,
       realUrl: ctx.realUrl,
       status: statusCode,
-      reason: statusText,
+      reason,
       headerPairs: pairs,
       rawNames,
       version: socket?.alpnProtocol === "h2" ? HTTP2 : HTTP11,
@@ -284,15 +298,14 @@ export class ResponseHandler implements ResponseSource {
       // aiohttp's read_until_eof=False: a body delimited only by the connection closing is not read.
       this.#complete = true;
       reader.feedEof();
-      this.#abort?.(new ClientPayloadError("body not read: readUntilEof is false"));
+      controller.abort(new ClientPayloadError("body not read: readUntilEof is false"));
       this.finish();
     }
     this.#fulfil(response);
-    return true;
   }
 
-  onData(chunk: Buffer): boolean {
-    if (this.#complete) return true;
+  onResponseData(controller: Controller, chunk: Buffer): void {
+    if (this.#complete) return;
     this.#touch();
     this.#ctx.observer?.chunkReceived(chunk);
     const decoders = this.#decoders;
@@ -301,22 +314,24 @@ export class ResponseHandler implements ResponseSource {
       const first = decoders[0]!;
       if (!first.write(chunk)) {
         this.#readerPaused = true;
-        first.once("drain", () => this.#resumeSocket?.());
-        return false;
+        controller.pause();
+        first.once("drain", this.#resumeSocket);
       }
-      return true;
+      return;
     }
     const reader = this.#reader;
-    if (!reader) return this.#abandoned();
-    const more = reader.feed(chunk);
-    if (!more) {
+    if (!reader) {
+      this.#abandoned();
+      return;
+    }
+    if (!reader.feed(chunk)) {
       this.#readerPaused = true;
+      controller.pause();
       this.#holdWeakly();
     }
-    return more;
   }
 
-  onComplete(): void {
+  onResponseEnd(): void {
     if (this.#complete) return;
     const decoders = this.#decoders;
     if (decoders && this.#wroteToDecoder) {
@@ -326,7 +341,7 @@ export class ResponseHandler implements ResponseSource {
     this.#markComplete();
   }
 
-  onError(err: Error): void {
+  onResponseError(_controller: Controller | null, err: Error): void {
     if (this.#complete && !this.#decoders) return;
     const mismatch = "UND_ERR_RES_CONTENT_LENGTH_MISMATCH";
     const code = (err as { code?: unknown }).code;
@@ -339,12 +354,13 @@ export class ResponseHandler implements ResponseSource {
       this.#markComplete();
       return;
     }
+    const url = this.#ctx.url;
     const reported =
       err === this.#abortReason
         ? err
         : (dispatchError(err, {
-            host: this.#ctx.url.hostname,
-            port: Number(this.#ctx.url.port) || (this.#ctx.url.protocol === "https:" ? 443 : 80),
+            host: url.hostname.replace(/^\[|\]$/g, ""),
+            port: Number(url.port) || (url.protocol === "https:" ? 443 : 80),
             headersReceived: this.#headersReceived,
             requestInfo: () => this.#ctx.requestInfo,
           }) as Error);
@@ -358,11 +374,23 @@ export class ResponseHandler implements ResponseSource {
     this.finish();
   }
 
-  onUpgrade(): void {
-    this.onError(new ClientPayloadError("unexpected protocol upgrade"));
+  onRequestUpgrade(
+    _controller: Controller,
+    _statusCode: number,
+    _headers: ResponseHeaders,
+    socket: Duplex,
+  ): void {
+    socket.destroy();
+    this.onResponseError(null, new ClientPayloadError("unexpected protocol upgrade"));
   }
 
   // ── internals ───────────────────────────────────────────────────────
+
+  readonly #resumeSocket = (): void => {
+    this.#readerPaused = false;
+    this.#touch();
+    this.#controller?.resume();
+  };
 
   #fulfil(response: ClientResponse): void {
     const resolve = this.#resolve;
@@ -389,10 +417,9 @@ export class ResponseHandler implements ResponseSource {
     abandonment.register(reader, this, this);
   }
 
-  /** The response was dropped before its body was read: its connection is closed. Returns false. */
-  #abandoned(): false {
+  /** The response was dropped before its body was read: its connection is closed. */
+  #abandoned(): void {
     this.abort(new ClientPayloadError("the response was garbage-collected before its body was read"));
-    return false;
   }
 
   #markComplete(): void {
@@ -408,7 +435,7 @@ export class ResponseHandler implements ResponseSource {
     });
     this.#settled = true;
     this.#abortReason = err;
-    this.#abort?.(err);
+    this.#controller?.abort(err);
     this.#rejectWith(err);
     this.finish();
   }
@@ -442,7 +469,7 @@ export class ResponseHandler implements ResponseSource {
     });
     this.#reader!.setResume(() => {
       last.resume();
-      this.#resumeSocket?.();
+      this.#resumeSocket();
     });
     last.on("pause", () => {
       this.#readerPaused = true;

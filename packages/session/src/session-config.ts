@@ -1,7 +1,7 @@
 import { createRequire } from "node:module";
 import type { Auth } from "@x/auth";
 import { proxySettings } from "@x/connector";
-import { type AbstractCookieJar, CookieJar } from "@x/cookies";
+import { type AbstractCookieJar, CookieJar, checkCookieJar, toSetCookieHeaders } from "@x/cookies";
 import { InvalidArgumentError } from "@x/errors";
 import type { CharsetResolver } from "./client-response.js";
 import { DEFAULT_TIMEOUT, type ResolvedTimeout, resolveTimeout } from "./client-timeout.js";
@@ -26,6 +26,8 @@ export interface SessionConfig {
   readonly jsonSerialize: (value: unknown) => string;
   readonly http10: boolean;
   readonly cookieJar: AbstractCookieJar;
+  /** The session's `cookies` being stored in an async jar; requests wait for it. */
+  readonly cookiesReady: Promise<void> | undefined;
   readonly timeout: ResolvedTimeout;
   readonly raiseForStatus: RaiseForStatus;
   readonly autoDecompress: boolean;
@@ -87,13 +89,17 @@ export function resolveConfig(options: ClientSessionOptions): SessionConfig {
     throw new InvalidArgumentError("proxyAuth must have an encode() method");
   }
   if (options.proxy !== undefined) proxySettings(options.proxy);
-  const jar = options.cookieJar ?? new CookieJar();
-  for (const m of ["updateCookies", "filterCookies", "clear", "clearDomain"] as const) {
-    if (typeof (jar as unknown as Record<string, unknown>)[m] !== "function") {
-      throw new InvalidArgumentError(`cookieJar must implement AbstractCookieJar (missing ${m})`);
+  const jar =
+    options.cookieJar === undefined ? new CookieJar() : checkCookieJar(options.cookieJar, "cookieJar");
+  let cookiesReady: Promise<void> | undefined;
+  if (options.cookies !== undefined && options.cookies !== null) {
+    const stored = jar.updateCookiesFromHeaders(toSetCookieHeaders(options.cookies));
+    if (typeof (stored as { then?: unknown } | undefined)?.then === "function") {
+      cookiesReady = stored as Promise<void>;
+      // Not an unhandled rejection here: the first request awaits it and reports the failure.
+      cookiesReady.catch(() => {});
     }
   }
-  if (options.cookies !== undefined) jar.updateCookies(options.cookies);
   const version = options.version ?? "1.1";
   const http10 =
     version === "1.0" || (typeof version === "object" && version.major === 1 && version.minor === 0);
@@ -127,6 +133,7 @@ export function resolveConfig(options: ClientSessionOptions): SessionConfig {
     jsonSerialize: serialize,
     http10,
     cookieJar: jar,
+    cookiesReady,
     timeout,
     raiseForStatus: raise,
     autoDecompress: options.autoDecompress ?? true,

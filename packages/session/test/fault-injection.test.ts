@@ -1,4 +1,5 @@
 import { AsyncResolver, TCPConnector } from "@x/connector";
+import type { AbstractCookieJar } from "@x/cookies";
 import {
   ClientConnectorDNSError,
   ClientConnectorError,
@@ -18,12 +19,12 @@ import {
   testCertificates,
 } from "@x/fixtures";
 import { afterEach, describe, expect, it } from "vitest";
-import { ClientSession } from "../src/index.js";
+import { ClientSession, type ClientSessionOptions } from "../src/index.js";
 
 // Every test ends with no socket left open on either side.
-const sessions: ClientSession[] = [];
+const sessions: ClientSession<AbstractCookieJar>[] = [];
 const servers: RawTestServer[] = [];
-function session(options: ConstructorParameters<typeof ClientSession>[0] = {}): ClientSession {
+function session(options: ClientSessionOptions = {}): ClientSession<AbstractCookieJar> {
   const s = new ClientSession({ connector: new TCPConnector(), ...options });
   sessions.push(s);
   return s;

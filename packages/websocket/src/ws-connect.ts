@@ -3,14 +3,15 @@ import type { Socket } from "node:net";
 import type { SecureContext } from "node:tls";
 import { type Auth, BasicAuth } from "@x/auth";
 import {
-  type BaseConnector,
-  type Connection,
   checkHeaderName,
   checkHeaderValue,
   type Fingerprint,
   isToken,
   mergeSslParams,
+  type PooledSocket,
+  type ProxySettings,
   proxySettings,
+  type SocketSource,
   type SslOption,
   TCPConnector,
   type TlsOptions,
@@ -73,17 +74,23 @@ export interface WSConnectOptions {
   compress?: number;
   /** Largest message accepted, bytes; bigger closes with 1009. Default 4 MiB; 0 = unlimited. */
   maxMsgSize?: number;
+  /** Most frames one message may come in; more closes with 1008. Default 16384; 0 = unlimited. */
+  maxMsgFragments?: number;
   /**
-   * Where the socket comes from: a connector's pool (limits, DNS cache, TLS, pinning). The open
-   * websocket counts against its `limit` until closed. Default: a connector of its own.
+   * Where the socket comes from: a connector's pool (limits, DNS cache, TLS, pinning) — any
+   * `SocketSource`, as every `@x/connector` connector is. The open websocket counts against the
+   * pool's `limit` until closed. Default: a connector of its own, closed with the websocket.
    */
-  connector?: BaseConnector;
+  connector?: SocketSource;
   /** Timeouts of getting the connection, ms. */
   connectTimeout?: { connect?: number | null; sockConnect?: number | null };
   /** Cancels the handshake. */
   signal?: AbortSignal;
-  /** A proxy to tunnel through (CONNECT), `http://` or `https://`; credentials in it become proxy auth. */
-  proxy?: string | URL | null;
+  /**
+   * A proxy to tunnel through (CONNECT), `http://` or `https://`; credentials in it become proxy
+   * auth. `ProxySettings` (from `@x/connector`'s `proxySettings()`) are taken as they are.
+   */
+  proxy?: string | URL | ProxySettings | null;
   /** Credentials for the proxy. Never sent to the websocket server. */
   proxyAuth?: Auth;
   /** Headers for the proxy's CONNECT only. */
@@ -91,6 +98,7 @@ export interface WSConnectOptions {
 }
 
 const DEFAULT_MAX_MSG = 4 * 1024 * 1024;
+const DEFAULT_MAX_FRAGMENTS = 16 * 1024;
 const CONNECTION_UPGRADE = /(^|,)\s*upgrade\s*(,|$)/i;
 
 function headerPairs(input: WSHeadersInput | undefined): Array<[string, string]> {
@@ -186,6 +194,9 @@ export async function wsConnect(
   const maxMsgSize = options.maxMsgSize ?? DEFAULT_MAX_MSG;
   if (!Number.isInteger(maxMsgSize) || maxMsgSize < 0)
     throw new InvalidArgumentError("maxMsgSize must be a non-negative integer");
+  const maxFragments = options.maxMsgFragments ?? DEFAULT_MAX_FRAGMENTS;
+  if (!Number.isInteger(maxFragments) || maxFragments < 0)
+    throw new InvalidArgumentError("maxMsgFragments must be a non-negative integer");
   const heartbeat = options.heartbeat ?? null;
   if (heartbeat !== null && (typeof heartbeat !== "number" || !(heartbeat > 0))) {
     throw new InvalidArgumentError("heartbeat must be a positive number of milliseconds or null");
@@ -215,17 +226,24 @@ export async function wsConnect(
   const proxy =
     options.proxy === undefined || options.proxy === null
       ? undefined
-      : proxySettings(
-          options.proxy,
-          options.proxyAuth?.encode({ method: "CONNECT", url: httpUrl, body: null }) || undefined,
-          options.proxyHeaders ? headerPairs(options.proxyHeaders) : undefined,
-        );
+      : isProxySettings(options.proxy)
+        ? options.proxy
+        : proxySettings(
+            options.proxy,
+            options.proxyAuth?.encode({ method: "CONNECT", url: httpUrl, body: null }) || undefined,
+            options.proxyHeaders ? headerPairs(options.proxyHeaders) : undefined,
+          );
 
-  const connector = options.connector ?? new TCPConnector({ limit: 0 });
-  const ownConnector = options.connector === undefined;
-  let conn: Connection;
+  const own = options.connector === undefined ? new TCPConnector({ limit: 0 }) : undefined;
+  const connector: SocketSource = options.connector ?? own!;
+  if (typeof connector.connectSocket !== "function") {
+    throw new InvalidArgumentError(
+      "connector must be a SocketSource (with connectSocket()), as @x/connector's connectors are",
+    );
+  }
+  let conn: PooledSocket;
   try {
-    conn = await connector.connect({
+    conn = await connector.connectSocket({
       url: httpUrl,
       ssl,
       serverHostname: options.serverHostname,
@@ -234,13 +252,13 @@ export async function wsConnect(
       signal: options.signal,
     });
   } catch (err) {
-    if (ownConnector) await connector.close();
+    if (own) await own.destroy();
     throw err;
   }
   const socket = conn.transport as Socket;
   const release = () => {
     conn.close();
-    if (ownConnector) void connector.close();
+    if (own) void own.destroy();
   };
 
   const sentHeaders = new Headers(headers);
@@ -272,6 +290,7 @@ export async function wsConnect(
       ...(options.origin !== undefined ? { origin: options.origin } : {}),
       perMessageDeflate: compress ? { clientMaxWindowBits: compress, serverMaxWindowBits: compress } : false,
       maxPayload: maxMsgSize,
+      maxFragments,
       autoPong: options.autoping ?? true,
       followRedirects: false,
       skipUTF8Validation: false,
@@ -365,6 +384,10 @@ export async function wsConnect(
       );
     });
   });
+}
+
+function isProxySettings(value: unknown): value is ProxySettings {
+  return typeof value === "object" && value !== null && (value as ProxySettings).url instanceof URL;
 }
 
 /** The handshake request line says `method` instead of GET (ws only writes GET). */
