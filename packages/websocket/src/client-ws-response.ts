@@ -11,7 +11,7 @@ import {
   WSMessageTypeError,
 } from "@x/errors";
 import type { WebSocket } from "ws";
-import { CLOSED_MESSAGE, message, typeName, type WSMessage, WSMsgType } from "./messages.js";
+import { CLOSED_MESSAGE, CLOSING_MESSAGE, message, typeName, type WSMessage, WSMsgType } from "./messages.js";
 
 /** Bytes of bookkeeping a queued message is counted as, on top of its payload. */
 const MESSAGE_OVERHEAD = 256;
@@ -50,6 +50,12 @@ function closeCodeOf(err: Error): number {
   if (code === "WS_ERR_TOO_MANY_BUFFERED_PARTS") return 1008;
   if (typeof code === "string" && code.startsWith("WS_ERR_")) return 1002;
   return 1006;
+}
+
+/** An error of ws's parser: the server broke the protocol (as opposed to the socket failing). */
+function isProtocolError(err: Error): boolean {
+  const code = (err as { code?: unknown }).code;
+  return typeof code === "string" && code.startsWith("WS_ERR_");
 }
 
 function wsError(err: Error): Error {
@@ -93,6 +99,11 @@ export class ClientWebSocketResponse implements AsyncDisposable, AsyncIterable<W
   #pongTimer: NodeJS.Timeout | undefined;
   #closedWaiters: Array<() => void> = [];
   #abnormal = false;
+  /** ws's own close(), for the closes this class decides. */
+  readonly #closeNow: (code?: number, data?: string | Buffer) => void;
+  /** A protocol error arrived: ws's close waits until `receive()` reaches the ERROR (aiohttp's order). */
+  #protocolError: WSMessage | undefined;
+  #heldClose: [number | undefined, (string | Buffer)?] | undefined;
 
   /** @internal Made by `wsConnect`. */
   constructor(init: WSResponseInit) {
@@ -100,6 +111,18 @@ export class ClientWebSocketResponse implements AsyncDisposable, AsyncIterable<W
     this.#ws = init.ws;
     this.#socket = init.socket;
     const ws = init.ws;
+    const closeNow = ws.close.bind(ws);
+    this.#closeNow = closeNow;
+    // ws closes by itself when it answers the server's CLOSE and when a frame breaks the
+    // protocol. The first goes ahead; the second waits until the application has read the
+    // messages that came before the broken frame, and the ERROR, and could still answer them —
+    // aiohttp fails the connection when receive() reaches the error, not before.
+    ws.close = ((code?: number, data?: string | Buffer) => {
+      queueMicrotask(() => {
+        if (this.#protocolError && !this.#closed) this.#heldClose = [code, data];
+        else closeNow(code, data);
+      });
+    }) as typeof ws.close;
     ws.on("message", (data: Buffer, isBinary: boolean) => {
       this.#push(
         isBinary ? message(WSMsgType.BINARY, data) : message(WSMsgType.TEXT, data.toString("utf8")),
@@ -131,7 +154,9 @@ export class ClientWebSocketResponse implements AsyncDisposable, AsyncIterable<W
       const mapped = wsError(err);
       this.#exception = mapped;
       this.#closeCode ??= closeCodeOf(err);
-      this.#push(message(WSMsgType.ERROR, mapped), 0);
+      const msg = message(WSMsgType.ERROR, mapped);
+      if (isProtocolError(err)) this.#protocolError = msg;
+      this.#push(msg, 0);
     });
     ws.on("close", (code: number, reason: Buffer) => this.#onClose(code, reason));
     if (init.heartbeat !== null && init.heartbeat > 0) {
@@ -179,6 +204,8 @@ export class ClientWebSocketResponse implements AsyncDisposable, AsyncIterable<W
    * (`[address, port]`), `"socket"`, and for TLS `"peercert"` and `"cipher"`; `fallback` otherwise.
    */
   getExtraInfo(name: string, fallback: unknown = null): unknown {
+    // As aiohttp's transport, gone once the connection is closed.
+    if (this.#closed) return fallback;
     const s = this.#socket;
     switch (name) {
       case "peername":
@@ -283,15 +310,24 @@ export class ClientWebSocketResponse implements AsyncDisposable, AsyncIterable<W
       if (!this.#closed) await this.#waitClosed();
       return false;
     }
-    this.#closing = true;
     const code = options.code ?? 1000;
     const reason = options.message ?? "";
     try {
-      this.#ws.close(code, typeof reason === "string" ? reason : Buffer.from(reason));
+      this.#closeNow(code, typeof reason === "string" ? reason : Buffer.from(reason));
     } catch (err) {
       throw new InvalidArgumentError((err as Error).message, { cause: err });
     }
-    const timer = setTimeout(() => this.#ws.terminate(), this.#init.closeTimeout);
+    this.#closing = true;
+    // A receive() waiting now gets CLOSING, as in aiohttp.
+    const waiter = this.#waiter;
+    if (waiter) waiter(CLOSING_MESSAGE);
+    const limit = this.#init.closeTimeout;
+    const timer = setTimeout(() => {
+      // The server never answered our CLOSE: aiohttp records the timeout and drops the connection.
+      this.#exception ??= new ServerTimeoutError(`The server did not answer the CLOSE within ${limit} ms (wsClose)`);
+      this.#closeCode = 1006;
+      this.#ws.terminate();
+    }, limit);
     await this.#waitClosed();
     clearTimeout(timer);
     return true;
@@ -312,7 +348,7 @@ export class ClientWebSocketResponse implements AsyncDisposable, AsyncIterable<W
   async receive(timeout?: number | null): Promise<WSMessage> {
     if (this.#waiter) throw new ClientStateError("Concurrent call to receive() is not allowed");
     const queued = this.#shift();
-    if (queued) return queued;
+    if (queued) return this.#delivered(queued);
     if (this.#closed) return CLOSED_MESSAGE;
     const limit = timeout === undefined ? this.#init.receiveTimeout : timeout;
     return new Promise<WSMessage>((resolve, reject) => {
@@ -326,7 +362,7 @@ export class ClientWebSocketResponse implements AsyncDisposable, AsyncIterable<W
       this.#waiter = (msg) => {
         if (timer) clearTimeout(timer);
         this.#waiter = undefined;
-        resolve(msg ?? this.#shift() ?? CLOSED_MESSAGE);
+        resolve(this.#delivered(msg ?? this.#shift() ?? CLOSED_MESSAGE));
       };
     });
   }
@@ -381,6 +417,17 @@ export class ClientWebSocketResponse implements AsyncDisposable, AsyncIterable<W
   }
 
   // ── internals ───────────────────────────────────────────────────────
+
+  /** A message is handed to the application; reaching a protocol error fails the connection now. */
+  #delivered(msg: WSMessage): WSMessage {
+    if (msg === this.#protocolError) {
+      this.#protocolError = undefined;
+      const held = this.#heldClose;
+      this.#heldClose = undefined;
+      if (held && !this.#closed) this.#closeNow(held[0], held[1]);
+    }
+    return msg;
+  }
 
   readonly #touch = (): void => {
     this.#heartbeatTimer?.refresh();
@@ -437,7 +484,9 @@ export class ClientWebSocketResponse implements AsyncDisposable, AsyncIterable<W
     if (this.#heartbeatTimer) clearTimeout(this.#heartbeatTimer);
     if (this.#pongTimer) clearTimeout(this.#pongTimer);
     this.#socket.off("data", this.#touch);
-    const serverInitiated = !this.#closing && !this.#abnormal;
+    // 1006 is what ws reports when no CLOSE frame came (the peer vanished): no CLOSE message then,
+    // only CLOSED, as in aiohttp.
+    const serverInitiated = !this.#closing && !this.#abnormal && code !== 1006;
     this.#closed = true;
     if (this.#closeCode === null) this.#closeCode = code;
     if (serverInitiated) this.#push(message(WSMsgType.CLOSE, code, reason.toString("utf8")), 0);
