@@ -11,6 +11,7 @@ import {
   resolveConnectorOptions,
 } from "./connector-options.js";
 import type { ConnectorDispatchExtension, ConnectorDispatchOptions, KeyOptions } from "./dispatch-options.js";
+import { DispatcherLifecycle } from "./dispatcher-lifecycle.js";
 import { H2Sharing } from "./h2-sharing.js";
 import { forHandlers, isDispatcherClosed } from "./handler-errors.js";
 import { controllerHandler } from "./legacy-handler.js";
@@ -61,20 +62,17 @@ export abstract class BaseConnector extends Dispatcher implements AsyncDisposabl
   readonly #clients: ConnectionClients;
   readonly #host: RequestHost;
   readonly #keys: PoolKeys;
-  /** Requests dispatched and not yet ended, for a graceful `close()`. */
-  #inflight = 0;
-  #idleWaiters: Array<() => void> = [];
+  readonly #lifecycle: DispatcherLifecycle;
   #needDrain = false;
-  #closed = false;
-  #destroyed = false;
-  #closing: Promise<void> | undefined;
-  #closeDone = false;
-  #destroying: Promise<void> | undefined;
 
   constructor(options: BaseConnectorOptions = {}) {
     super();
     const settings = resolveConnectorOptions(options);
     this.#settings = settings;
+    this.#lifecycle = new DispatcherLifecycle(async (err) => {
+      await this.#pool.close(err);
+      await this.closeResources();
+    });
     const pool = new Pool(
       {
         limit: settings.limit,
@@ -88,7 +86,7 @@ export abstract class BaseConnector extends Dispatcher implements AsyncDisposabl
       {
         dispatcher: this,
         get destroyed() {
-          return connector.#destroyed;
+          return connector.#lifecycle.destroyed;
         },
         openSocket: (key, attempt) => this.openSocket(key, attempt),
         socketClosed: (conn, socket) => this.#socketClosed(conn, socket),
@@ -105,7 +103,7 @@ export abstract class BaseConnector extends Dispatcher implements AsyncDisposabl
       opener,
       forceClose: settings.forceClose,
       get closing() {
-        return connector.#closed;
+        return connector.#lifecycle.closed;
       },
       clientFor: (conn, expectContinue) => this.#clients.clientFor(conn, expectContinue),
       upgraded: (conn) => this.#upgraded(conn),
@@ -116,12 +114,12 @@ export abstract class BaseConnector extends Dispatcher implements AsyncDisposabl
 
   /** True once `close()` was called (undici's meaning). */
   get closed(): boolean {
-    return this.#closed;
+    return this.#lifecycle.closed;
   }
 
   /** True once `destroy()` was called, or `close()` has finished (undici's meaning). */
   get destroyed(): boolean {
-    return this.#destroyed;
+    return this.#lifecycle.destroyed;
   }
 
   /** True when connections are closed after each response. */
@@ -204,21 +202,21 @@ export abstract class BaseConnector extends Dispatcher implements AsyncDisposabl
     try {
       if (!opts || typeof opts !== "object")
         throw new undiciErrors.InvalidArgumentError("opts must be an object.");
-      if (this.#destroyed) throw new undiciErrors.ClientDestroyedError();
-      if (this.#closed) throw new undiciErrors.ClientClosedError();
+      const refusal = this.#lifecycle.refusal();
+      if (refusal) throw refusal;
       const x = opts.connectorOptions;
       const key = this.#keys.keyFor(opts.origin, x);
       const upgrade = (opts.upgrade !== undefined && opts.upgrade !== null) || opts.method === "CONNECT";
       const need = opts.expectContinue === true ? "raw" : upgrade ? "http1" : "shared";
       const request = new PooledRequest(this.#host, key, opts, caller, need);
-      this.#inflight++;
+      this.#lifecycle.started();
       request.start();
       // As undici's dispatchers do: false once this request took the last free place.
       if (this.#pool.waitingCount === 0 && this.#pool.hasRoom(key.id)) return true;
       this.#needDrain = true;
       return false;
     } catch (err) {
-      caller.onResponseError?.(null as never, forHandlers(err, this.#closed) as Error);
+      caller.onResponseError?.(null as never, forHandlers(err, this.#lifecycle.closed) as Error);
       return false;
     }
   }
@@ -235,7 +233,7 @@ export abstract class BaseConnector extends Dispatcher implements AsyncDisposabl
     if (callback !== undefined && typeof callback !== "function") {
       throw new undiciErrors.InvalidArgumentError("invalid callback");
     }
-    const done = this.#close();
+    const done = this.#lifecycle.close();
     if (!callback) return done;
     done.then(
       () => callback(null, null),
@@ -261,15 +259,15 @@ export abstract class BaseConnector extends Dispatcher implements AsyncDisposabl
     }
     if (cb !== undefined && typeof cb !== "function")
       throw new undiciErrors.InvalidArgumentError("invalid callback");
-    const done = this.#destroy(err ?? null);
+    const done = this.#lifecycle.destroy(err ?? null);
     if (!cb) return done;
     done.then(() => cb(null, null));
   }
 
   /** `await using connector = …`: closes, aborting whatever still runs (aiohttp's `async with`). */
   async [Symbol.asyncDispose](): Promise<void> {
-    if (!this.#closed) void this.#close().catch(() => {});
-    await this.#destroy(null);
+    if (!this.#lifecycle.closed) void this.#lifecycle.close().catch(() => {});
+    await this.#lifecycle.destroy(null);
   }
 
   /**
@@ -330,7 +328,7 @@ export abstract class BaseConnector extends Dispatcher implements AsyncDisposabl
   }
 
   async #connectConnection(request: ConnectRequest): Promise<Connection> {
-    if (this.#closed || this.#destroyed) throw new ConnectorClosedError();
+    if (this.#lifecycle.closed || this.#lifecycle.destroyed) throw new ConnectorClosedError();
     // A raw connection through a proxy must be a tunnel, whatever the scheme.
     const key = this.#keys.keyFor(request.url, request, request.proxy !== undefined);
     const signal = request.signal;
@@ -360,13 +358,8 @@ export abstract class BaseConnector extends Dispatcher implements AsyncDisposabl
   }
 
   #settled(request: PooledRequest): void {
-    this.#inflight--;
     this.#drained(request.key);
-    if (this.#inflight === 0 && this.#idleWaiters.length > 0) {
-      const waiters = this.#idleWaiters;
-      this.#idleWaiters = [];
-      for (const resolve of waiters) resolve();
-    }
+    this.#lifecycle.ended();
   }
 
   /** After `dispatch()` returned false: emits `'drain'` once a request for `key` would not wait. */
@@ -411,35 +404,12 @@ export abstract class BaseConnector extends Dispatcher implements AsyncDisposabl
   }
 
   #destroyConnection(conn: Connection, err?: Error): Promise<void> {
-    if (this.#settings.cleanupClosed && !this.#destroyed && conn.closeTlsGracefully(2000))
+    if (this.#settings.cleanupClosed && !this.#lifecycle.destroyed && conn.closeTlsGracefully(2000))
       return Promise.resolve();
     return conn.destroy(err);
   }
 
   // ── shutdown ────────────────────────────────────────────────────────
-
-  #close(): Promise<void> {
-    // undici's contract: once destroyed (also by a finished close), close() rejects.
-    if (this.#destroyed && (!this.#closing || this.#closeDone)) {
-      return Promise.reject(new undiciErrors.ClientDestroyedError());
-    }
-    this.#closing ??= (async () => {
-      this.#closed = true;
-      if (this.#inflight > 0) await new Promise<void>((resolve) => this.#idleWaiters.push(resolve));
-      await this.#destroy(null);
-      this.#closeDone = true;
-    })();
-    return this.#closing;
-  }
-
-  #destroy(err: Error | null): Promise<void> {
-    this.#destroying ??= (async () => {
-      this.#destroyed = true;
-      await this.#pool.close(err ?? new undiciErrors.ClientDestroyedError());
-      await this.closeResources();
-    })();
-    return this.#destroying;
-  }
 
   /** Releases what a subclass owns (a resolver) after every connection is closed. */
   protected async closeResources(): Promise<void> {}

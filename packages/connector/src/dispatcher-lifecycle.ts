@@ -1,0 +1,75 @@
+import { errors as undiciErrors } from "undici";
+
+/**
+ * undici's `close()`/`destroy()` contract for a dispatcher, apart from what is closed:
+ * - `close()` is graceful: `closed` from the call; it waits until every request dispatched has
+ *   ended, then destroys; once that has finished, `close()` rejects with `ClientDestroyedError`;
+ * - `destroy(err)` is abrupt: `destroyed` from the call; the teardown fails whatever still runs.
+ * Both are idempotent while they run, as undici's `DispatcherBase`.
+ */
+export class DispatcherLifecycle {
+  readonly #teardown: (err: Error) => Promise<void>;
+  #inflight = 0;
+  #idleWaiters: Array<() => void> = [];
+  #closed = false;
+  #destroyed = false;
+  #closing: Promise<void> | undefined;
+  #closeDone = false;
+  #destroying: Promise<void> | undefined;
+
+  /** @param teardown Closes every connection, failing what runs with `err`. */
+  constructor(teardown: (err: Error) => Promise<void>) {
+    this.#teardown = teardown;
+  }
+
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  get destroyed(): boolean {
+    return this.#destroyed;
+  }
+
+  /** undici's error for a request dispatched now, or `undefined` when it may go ahead. */
+  refusal(): Error | undefined {
+    if (this.#destroyed) return new undiciErrors.ClientDestroyedError();
+    if (this.#closed) return new undiciErrors.ClientClosedError();
+    return undefined;
+  }
+
+  /** A request was dispatched. */
+  started(): void {
+    this.#inflight++;
+  }
+
+  /** A request dispatched has ended. */
+  ended(): void {
+    this.#inflight--;
+    if (this.#inflight === 0 && this.#idleWaiters.length > 0) {
+      const waiters = this.#idleWaiters;
+      this.#idleWaiters = [];
+      for (const resolve of waiters) resolve();
+    }
+  }
+
+  close(): Promise<void> {
+    if (this.#destroyed && (!this.#closing || this.#closeDone)) {
+      return Promise.reject(new undiciErrors.ClientDestroyedError());
+    }
+    this.#closing ??= (async () => {
+      this.#closed = true;
+      if (this.#inflight > 0) await new Promise<void>((resolve) => this.#idleWaiters.push(resolve));
+      await this.destroy(null);
+      this.#closeDone = true;
+    })();
+    return this.#closing;
+  }
+
+  destroy(err: Error | null): Promise<void> {
+    this.#destroying ??= (async () => {
+      this.#destroyed = true;
+      await this.#teardown(err ?? new undiciErrors.ClientDestroyedError());
+    })();
+    return this.#destroying;
+  }
+}
