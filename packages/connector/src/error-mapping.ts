@@ -1,4 +1,5 @@
 import {
+  ClientConnectionError,
   ClientConnectorCertificateError,
   ClientConnectorDNSError,
   ClientConnectorError,
@@ -167,7 +168,35 @@ export function dispatchError(err: unknown, failure: DispatchFailure): unknown {
         )
       : new ClientOSError(`${(err as Error).message} (${where(failure)})`, { cause: err });
   }
-  return err;
+  // undici's answers to a status (its responseError interceptor, RetryAgent giving up) carry it.
+  const status = (err as { statusCode?: unknown }).statusCode;
+  if (typeof status === "number" && status >= 400) {
+    return new ClientResponseError(failure.requestInfo(), [], {
+      status,
+      message: (err as Error).message,
+      headers: headersOf((err as { headers?: unknown }).headers),
+      cause: err,
+    });
+  }
+  // Anything else a dispatcher reports (undici's mock errors, an aborted dispatch, a third-party
+  // dispatcher's own error) is still a failure to get the response: a ClientConnectionError.
+  const message = err instanceof Error ? err.message : String(err);
+  return new ClientConnectionError(`${message} (${where(failure)})`, { cause: err });
+}
+
+/** A `Headers` from the record or pairs an undici error carries, if any. */
+function headersOf(raw: unknown): Headers | undefined {
+  if (raw === null || typeof raw !== "object") return undefined;
+  const headers = new Headers();
+  try {
+    for (const [name, value] of Object.entries(raw as Record<string, unknown>)) {
+      for (const v of Array.isArray(value) ? value : [value])
+        if (v !== undefined) headers.append(name, String(v));
+    }
+  } catch {
+    return undefined;
+  }
+  return headers;
 }
 
 function where(failure: { host: string; port: number }): string {

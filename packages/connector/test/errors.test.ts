@@ -1,4 +1,5 @@
 import {
+  ClientConnectionError,
   ClientConnectorError,
   ClientOSError,
   ClientPayloadError,
@@ -205,7 +206,8 @@ describe("dispatchError, for dispatchers other than ours", () => {
       port,
       headersReceived: false,
       requestInfo: () => {
-        throw new Error("not needed");
+        const url = new URL(`http://127.0.0.1:${port}/`);
+        return { url, method: "GET", headers: new Headers(), realUrl: url };
       },
     };
     const mapped = dispatchError(raw, failure);
@@ -216,7 +218,17 @@ describe("dispatchError, for dispatchers other than ours", () => {
       failure,
     );
     expect((dns as Error).name).toBe("ClientConnectorDNSError");
-    const plain = new Error("a handler's own");
-    expect(dispatchError(plain, failure)).toBe(plain);
+    // Anything else a dispatcher reports is still a ClientError, the original kept as cause.
+    const plain = new Error("a dispatcher's own");
+    const other = dispatchError(plain, failure) as ClientConnectionError;
+    expect(other).toBeInstanceOf(ClientConnectionError);
+    expect(other.cause).toBe(plain);
+    // undici's status errors (its responseError interceptor) are ClientResponseErrors with the status.
+    const status = Object.assign(new Error("Response Error"), {
+      statusCode: 503,
+      headers: { "retry-after": "1" },
+    });
+    const response = dispatchError(status, failure) as ClientResponseError;
+    expect([response.status, response.headers?.get("retry-after")]).toEqual([503, "1"]);
   });
 });

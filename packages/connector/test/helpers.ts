@@ -63,6 +63,9 @@ export async function send(
     headersReceived = true;
     return { status: res.statusCode, body: await res.body.text() };
   } catch (err) {
+    // The caller's own abort reason comes back as it is (the session does the same).
+    const signal = opts.signal as AbortSignal | undefined;
+    if (signal?.aborted && err === signal.reason) throw err;
     const target = new URL(url);
     const headers = new Headers((opts.headers as Record<string, string> | undefined) ?? {});
     throw dispatchError(err, {

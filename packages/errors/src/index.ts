@@ -45,4 +45,5 @@ export {
   InvalidUrlRedirectClientError,
   NonHttpUrlClientError,
   NonHttpUrlRedirectClientError,
+  type RedirectUrlErrorOptions,
 } from "./url-errors.js";

@@ -1,6 +1,13 @@
 import { brandClass } from "./brand.js";
 import { ClientError } from "./client-error.js";
+import type { HistoryEntry } from "./request-info.js";
 import { RedirectClientError, ValueError } from "./traits.js";
+
+/** Options of the redirect URL errors: the redirect responses that led to the bad `Location`. */
+export interface RedirectUrlErrorOptions extends ErrorOptions {
+  /** The redirect responses so far, oldest first; the last one named the bad URL. */
+  history?: readonly HistoryEntry[];
+}
 
 /**
  * A URL that cannot be requested (aiohttp's `InvalidURL`, also a `ValueError`).
@@ -40,6 +47,14 @@ export class NonHttpUrlClientError extends InvalidURL {
 
 /** A redirect's `Location` does not parse. Also a `RedirectClientError`. */
 export class InvalidUrlRedirectClientError extends InvalidUrlClientError {
+  /** The redirect responses that led here, oldest first; the last one named the bad `Location`. */
+  readonly history: readonly HistoryEntry[];
+
+  constructor(url: string | URL, description?: string, options?: RedirectUrlErrorOptions) {
+    super(url, description, options);
+    this.history = options?.history ?? [];
+  }
+
   static {
     brandClass(
       InvalidUrlRedirectClientError,
@@ -52,6 +67,14 @@ export class InvalidUrlRedirectClientError extends InvalidUrlClientError {
 
 /** A redirect points to a scheme other than http/https (`file:`, `data:`, `ftp:`). Also a `RedirectClientError`. */
 export class NonHttpUrlRedirectClientError extends NonHttpUrlClientError {
+  /** The redirect responses that led here, oldest first; the last one named the bad `Location`. */
+  readonly history: readonly HistoryEntry[];
+
+  constructor(url: string | URL, description?: string, options?: RedirectUrlErrorOptions) {
+    super(url, description, options);
+    this.history = options?.history ?? [];
+  }
+
   static {
     brandClass(
       NonHttpUrlRedirectClientError,

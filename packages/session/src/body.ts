@@ -34,14 +34,20 @@ export class RequestBody {
   readonly replayable: boolean;
   /** The body's bytes when they are known up front (for Digest `auth-int`). */
   readonly bytes: Buffer | undefined;
+  /** A multipart form, encoded by undici as it is sent. */
+  readonly isForm: boolean;
   readonly #make: () => Source;
   #consumed = false;
 
-  constructor(make: () => Source, options: { contentType?: string; replayable: boolean; bytes?: Buffer }) {
+  constructor(
+    make: () => Source,
+    options: { contentType?: string | undefined; replayable: boolean; bytes?: Buffer; isForm?: boolean },
+  ) {
     this.#make = make;
     this.contentType = options.contentType;
     this.replayable = options.replayable;
     this.bytes = options.bytes;
+    this.isForm = options.isForm ?? false;
   }
 
   /** True once a one-shot body was handed out for sending. */
@@ -176,7 +182,7 @@ export function prepareBody(
     // come from another undici than ours, so the entries are moved into our undici's FormData.
     checkFormNames(data);
     const form = data instanceof UndiciFormData ? data : copyForm(data);
-    return new RequestBody(() => form, { replayable: true });
+    return new RequestBody(() => form, { replayable: true, isForm: true });
   }
   if (typeof Blob !== "undefined" && data instanceof Blob) {
     return new RequestBody(() => data, {
@@ -268,18 +274,20 @@ export function chunkedBody(body: RequestBody): RequestBody {
 const OBSERVED_PIECE = 64 * 1024;
 
 /**
- * The body to send, counted as it goes: `onChunk` hears every piece undici takes for the wire and
- * `onEnd` the end of the body — whatever dispatcher carries it. A string, bytes or a Blob is sent
- * in 64 KiB pieces with its length (`length`, for `Content-Length`); a stream as it comes;
- * FormData, whose encoding undici owns, goes as it is (only `onEnd`, when undici asks no more).
+ * The body to send, watched as it goes: `onChunk` hears every piece undici takes for the wire and
+ * `onEnd` the end of the body — whatever dispatcher carries it. With `piecewise` (someone follows
+ * the upload), a string, bytes or a Blob is sent in 64 KiB pieces with its length (`length`, for
+ * `Content-Length`); a stream goes as it comes; FormData, whose encoding undici owns, goes as it is.
  */
 export function observedBody(
   source: NonNullable<ReturnType<RequestBody["take"]>>,
   onChunk: (chunk: Buffer) => void,
   onEnd: () => void,
+  piecewise: boolean,
 ): { body: unknown; length: number | undefined } {
   if (source instanceof UndiciFormData) return { body: source, length: undefined };
   if (typeof source === "string" || Buffer.isBuffer(source)) {
+    if (!piecewise) return { body: source, length: undefined };
     const bytes = typeof source === "string" ? Buffer.from(source) : source;
     return { body: counted(pieces(bytes), onChunk, onEnd), length: bytes.length };
   }

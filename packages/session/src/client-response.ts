@@ -28,6 +28,8 @@ export interface HttpVersion {
 export interface ResponseSource {
   /** True once the whole body has arrived. */
   readonly complete: boolean;
+  /** True once the body is done with (arrived, failed or given up): the connection is back or closed. */
+  readonly closed: boolean;
   /** Stops receiving: the connection is closed rather than reused. */
   abort(reason: Error): void;
   /** The body was consumed or given up: timers stop. */
@@ -188,9 +190,12 @@ export class ClientResponse implements AsyncDisposable, HistoryEntry {
     );
   }
 
-  /** True once the response was released or closed. */
+  /**
+   * True once the connection has gone back to the pool or been closed: the body was read to the
+   * end (or arrived whole), failed, or the response was released.
+   */
   get closed(): boolean {
-    return this.#released;
+    return this.#released || this.#source.closed;
   }
 
   /**

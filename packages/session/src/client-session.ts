@@ -1,5 +1,5 @@
 import { type ConnectorDispatchExtension, isSocketSource, isToken, TCPConnector } from "@x/connector";
-import type { AbstractCookieJar, CookieJar } from "@x/cookies";
+import type { AbstractCookieJar, CookieInput, CookieJar } from "@x/cookies";
 import { ClientStateError, InvalidArgumentError, type RequestInfo } from "@x/errors";
 import { type ClientWebSocketResponse, type WSConnectOptions, wsConnect } from "@x/websocket";
 import type { Dispatcher } from "undici";
@@ -136,8 +136,8 @@ export class ClientSession<Jar extends AbstractCookieJar = CookieJar> implements
   }
 
   /** HEAD; does not follow redirects unless `allowRedirects: true`. */
-  head(url: string | URL, options?: RequestOptions): Promise<ClientResponse> {
-    return this.request("HEAD", url, options);
+  head(url: string | URL, options: RequestOptions = {}): Promise<ClientResponse> {
+    return this.request("HEAD", url, { allowRedirects: false, ...options });
   }
 
   options(url: string | URL, options?: RequestOptions): Promise<ClientResponse> {
@@ -155,7 +155,10 @@ export class ClientSession<Jar extends AbstractCookieJar = CookieJar> implements
    * `Agent`, a `MockAgent`…): websockets need a `SocketSource`, such as an `@x/connector` connector.
    * @throws {WSServerHandshakeError} when the server refuses the upgrade.
    */
-  async wsConnect(url: string | URL, options: WSConnectOptions = {}): Promise<ClientWebSocketResponse> {
+  async wsConnect(
+    url: string | URL,
+    options: SessionWSConnectOptions = {},
+  ): Promise<ClientWebSocketResponse> {
     if (this.#closed) throw new ClientStateError("Session is closed");
     const dispatcher = this.#dispatcher;
     if (!isSocketSource(dispatcher)) {
@@ -170,7 +173,9 @@ export class ClientSession<Jar extends AbstractCookieJar = CookieJar> implements
       cfg,
       {
         headers: options.headers,
+        skipAutoHeaders: options.skipAutoHeaders,
         auth: options.auth,
+        cookies: options.cookies,
         proxy: options.proxy,
         proxyAuth: options.proxyAuth,
         proxyHeaders: options.proxyHeaders,
@@ -180,7 +185,14 @@ export class ClientSession<Jar extends AbstractCookieJar = CookieJar> implements
     const wire = wireUrl(target);
     const decided = policy.hop(method, wire, undefined);
     const { headers } = decided instanceof Promise ? await decided : decided;
-    const { auth: _auth, proxyAuth: _proxyAuth, proxyHeaders: _proxyHeaders, ...rest } = options;
+    const {
+      auth: _auth,
+      proxyAuth: _proxyAuth,
+      proxyHeaders: _proxyHeaders,
+      cookies: _cookies,
+      skipAutoHeaders: _skip,
+      ...rest
+    } = options;
     const ws = await wsConnect(wire, {
       ...rest,
       headers: [...headers],
@@ -241,6 +253,9 @@ export class ClientSession<Jar extends AbstractCookieJar = CookieJar> implements
     const cfg = this.config;
     let handler!: ResponseHandler;
     const headers = request.headers.toFlat();
+    const dispatcher = this.#dispatcher;
+    const ours = (dispatcher as { honoursConnectorOptions?: unknown }).honoursConnectorOptions === true;
+    const body = request.body;
     const response = new Promise<ClientResponse>((resolve, reject) => {
       handler = new ResponseHandler(
         {
@@ -250,12 +265,12 @@ export class ClientSession<Jar extends AbstractCookieJar = CookieJar> implements
           requestInfo: new SentRequestInfo(request, headers),
           autoDecompress: request.autoDecompress,
           decompress: cfg.decompress,
-          readBufsize: cfg.readBufsize,
-          maxLineSize: cfg.maxLineSize,
-          maxFieldSize: cfg.maxFieldSize,
+          ...hop.limits,
           readUntilEof: request.readUntilEof,
           fallbackCharset: cfg.fallbackCharset,
           sockRead: request.timeout.sockRead,
+          streamedBody: body !== undefined && body.bytes === undefined && !body.isForm,
+          reportsConnection: ours,
           observer: hop.observer,
         },
         resolve,
@@ -263,16 +278,21 @@ export class ClientSession<Jar extends AbstractCookieJar = CookieJar> implements
       );
     });
     try {
-      this.#dispatch(request, hop, headers, handler);
+      this.#dispatch(request, hop, headers, handler, ours);
     } catch (err) {
       handler.onResponseError(null, err as Error);
     }
     return { handler, response };
   }
 
-  #dispatch(request: ClientRequest, hop: HopOptions, headers: string[], handler: ResponseHandler): void {
+  #dispatch(
+    request: ClientRequest,
+    hop: HopOptions,
+    headers: string[],
+    handler: ResponseHandler,
+    ours: boolean,
+  ): void {
     const dispatcher = this.#dispatcher;
-    const ours = (dispatcher as { honoursConnectorOptions?: unknown }).honoursConnectorOptions === true;
     if (request.proxy && !ours) {
       throw new InvalidArgumentError(
         "proxy needs an @x/connector connector; with undici, use its ProxyAgent as the connector",
@@ -285,12 +305,14 @@ export class ClientSession<Jar extends AbstractCookieJar = CookieJar> implements
     }
     const source = request.body ? request.body.take() : null;
     let body: unknown = source;
-    const observer = hop.observer;
-    if (observer && source !== null) {
+    if (source !== null && (hop.observer || !request.body?.bytes)) {
+      // Watched as it goes: for progress and tracing, and to know when a streamed body has gone
+      // out (sockRead starts then).
       const observed = observedBody(
         source,
         (chunk) => handler.bodySent(chunk),
-        () => observer.requestSent(),
+        () => handler.bodyEnded(),
+        hop.observer !== undefined,
       );
       if (
         observed.length !== undefined &&
@@ -331,6 +353,14 @@ export class ClientSession<Jar extends AbstractCookieJar = CookieJar> implements
       handler,
     );
   }
+}
+
+/** Options of `session.wsConnect()`: `@x/websocket`'s, plus the request options the policy takes. */
+export interface SessionWSConnectOptions extends WSConnectOptions {
+  /** Cookies for this handshake only, laid over the jar's (as for a request). `null` is none. */
+  cookies?: CookieInput | null;
+  /** Auto headers not to send with this handshake (as for a request). */
+  skipAutoHeaders?: Iterable<string>;
 }
 
 /** Options of the basic API's {@link request}: a request's options plus a few session ones. */

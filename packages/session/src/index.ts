@@ -14,7 +14,12 @@ export {
   type HttpVersion,
   type JsonOptions,
 } from "./client-response.js";
-export { type BasicRequestOptions, ClientSession, request } from "./client-session.js";
+export {
+  type BasicRequestOptions,
+  ClientSession,
+  request,
+  type SessionWSConnectOptions,
+} from "./client-session.js";
 export { type ClientTimeout, DEFAULT_TIMEOUT, type ResolvedTimeout } from "./client-timeout.js";
 export type { LinkEntry } from "./content-type.js";
 export type { HeaderList, HeadersInput } from "./headers.js";

@@ -59,6 +59,8 @@ export interface ClientSessionOptions<Jar extends AbstractCookieJar = AbstractCo
   maxLineSize?: number;
   /** Longest header field (name and value). Default 8190. */
   maxFieldSize?: number;
+  /** Most header lines a response may have; more fails it with `ClientResponseError` 400. Default 128. */
+  maxHeaders?: number;
   /** Chooses a text encoding when the response names none. Default: always `"utf-8"`. */
   fallbackCharsetResolver?: CharsetResolver;
   /** Most bytes a compressed body may decode to. Default 256 MiB. */
@@ -148,4 +150,12 @@ export interface RequestOptions {
   onUploadProgress?: (progress: Progress) => void;
   /** Called as the response body comes in. */
   onDownloadProgress?: (progress: Progress) => void;
+  /** The session's `readBufsize` for this request. */
+  readBufsize?: number;
+  /** The session's `maxLineSize` for this request. */
+  maxLineSize?: number;
+  /** The session's `maxFieldSize` for this request. */
+  maxFieldSize?: number;
+  /** The session's `maxHeaders` for this request. */
+  maxHeaders?: number;
 }

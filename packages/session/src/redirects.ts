@@ -1,4 +1,5 @@
-import { InvalidUrlRedirectClientError, NonHttpUrlRedirectClientError } from "@x/errors";
+import { type HistoryEntry, InvalidUrlRedirectClientError, NonHttpUrlRedirectClientError } from "@x/errors";
+import { malformedHttpUrl } from "./url.js";
 
 /** Statuses a session follows. */
 export const REDIRECT_STATUSES = new Set([301, 302, 303, 307, 308]);
@@ -17,24 +18,29 @@ export function redirectMethod(status: number, method: string): { method: string
 /**
  * Resolves a redirect target against the URL that answered. The fragment is dropped (a new
  * request's URL has none); userinfo stays for the caller to turn into credentials.
- * @throws {InvalidUrlRedirectClientError} when it does not parse or has no host.
+ * @throws {InvalidUrlRedirectClientError} when it does not parse or has no host (`history` holds the redirects so far).
  * @throws {NonHttpUrlRedirectClientError} for `file:`, `data:`, `ftp:` and every other non-http scheme.
  */
-export function redirectTarget(location: string, current: URL): URL {
-  if (/[\r\n\0]/.test(location))
-    throw new InvalidUrlRedirectClientError(location, "control characters in Location");
+export function redirectTarget(location: string, current: URL, history: readonly HistoryEntry[] = []): URL {
+  const invalid = (description: string, cause?: unknown) =>
+    new InvalidUrlRedirectClientError(location, description, { cause, history });
+  if (/[\r\n\0]/.test(location)) throw invalid("control characters in Location");
+  // WHATWG parsing would repair `http:/x`, `http:///x` and `http:` into URLs on some host; aiohttp
+  // (RFC 3986) refuses them, and so do we.
+  const malformed = malformedHttpUrl(location);
+  if (malformed) throw invalid(malformed);
   let url: URL;
   try {
     url = new URL(location, current);
   } catch (err) {
-    throw new InvalidUrlRedirectClientError(location, "the redirect target is not a valid URL", {
-      cause: err,
-    });
+    throw invalid("the redirect target is not a valid URL", err);
   }
   if (url.protocol !== "http:" && url.protocol !== "https:") {
-    throw new NonHttpUrlRedirectClientError(location, `refusing to follow a redirect to ${url.protocol}`);
+    throw new NonHttpUrlRedirectClientError(location, `refusing to follow a redirect to ${url.protocol}`, {
+      history,
+    });
   }
-  if (!url.hostname) throw new InvalidUrlRedirectClientError(location, "the redirect target has no host");
+  if (!url.hostname) throw invalid("the redirect target has no host");
   return url;
 }
 

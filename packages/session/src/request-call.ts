@@ -23,9 +23,18 @@ import type { SessionConfig } from "./session-config.js";
 import { RequestTraces, sessionChannels } from "./tracing.js";
 import { resolveUrl, wireUrl, withParams } from "./url.js";
 
+/** Limits on what a response may be, per call (the call's own, else the session's). */
+export interface ResponseLimits {
+  readonly readBufsize: number;
+  readonly maxLineSize: number;
+  readonly maxFieldSize: number;
+  readonly maxHeaders: number;
+}
+
 /** How one hop is to be sent, besides the request itself. */
 export interface HopOptions {
   readonly observer: HopObserver | undefined;
+  readonly limits: ResponseLimits;
   readonly connectorTimeout: ConnectorTimeouts;
   readonly connectorTrace: ConnectorTrace | undefined;
   readonly expect100: boolean;
@@ -166,8 +175,21 @@ export class RequestCall {
     this.timeout = timeout;
     this.#ssl = mergeSslParams(options);
     this.#expect100 = options.expect100 ?? false;
+    const positive = (name: keyof ResponseLimits): number => {
+      const value = options[name];
+      if (value === undefined) return cfg[name];
+      if (!Number.isInteger(value) || (value as number) < 1)
+        throw new InvalidArgumentError(`${name} must be a positive integer`);
+      return value as number;
+    };
     this.#hop = {
       observer: undefined,
+      limits: {
+        readBufsize: positive("readBufsize"),
+        maxLineSize: positive("maxLineSize"),
+        maxFieldSize: positive("maxFieldSize"),
+        maxHeaders: positive("maxHeaders"),
+      },
       connectorTimeout: { connect: timeout.connect, sockConnect: timeout.sockConnect },
       connectorTrace: this.traces?.connectorTrace(),
       expect100: this.#expect100,
@@ -259,7 +281,8 @@ export class RequestCall {
     let realUrl = withParams(resolveUrl(input, cfg.baseUrl), o.params);
     const policy = new RequestPolicy(cfg, o, realUrl);
     let body = this.#prepareBody(policy.userHeaders);
-    const allowRedirects = o.allowRedirects ?? initialMethod !== "HEAD";
+    // Only the head() shortcut defaults to not following (as aiohttp); request("HEAD") follows.
+    const allowRedirects = o.allowRedirects ?? true;
     const maxRedirects = o.maxRedirects ?? 10;
     if (!Number.isInteger(maxRedirects) || maxRedirects < 0)
       throw new InvalidArgumentError("maxRedirects must be a non-negative integer");
@@ -362,15 +385,23 @@ export class RequestCall {
       }
       history.push(response);
       response.setHistory([...history]);
-      if (history.length > maxRedirects) {
+      // aiohttp counts the redirect responses: the N-th one raises (N requests made, N in history).
+      // 0 allows none (aiohttp reads 0 as unlimited; see DESIGN.md's deviations).
+      if (history.length >= Math.max(1, maxRedirects)) {
         response.release();
         throw new TooManyRedirects(history[0]!.requestInfo, [...history], {
           status: response.status,
-          message: `more than ${maxRedirects} redirects`,
+          message: `${maxRedirects === 0 ? "redirects are not allowed" : `${maxRedirects} redirects`} (maxRedirects)`,
           headers: response.headers,
         });
       }
-      const next = redirectTarget(location, url);
+      let next: URL;
+      try {
+        next = redirectTarget(location, url, history);
+      } catch (err) {
+        response.release();
+        throw err;
+      }
       await discard(response);
       const rewrite = redirectMethod(response.status, method);
       method = rewrite.method;

@@ -22,10 +22,22 @@ export interface HopContext {
   readonly readBufsize: number;
   readonly maxLineSize: number;
   readonly maxFieldSize: number;
+  /** Most header lines a response may have (aiohttp's `max_headers`). */
+  readonly maxHeaders: number;
   readonly readUntilEof: boolean;
   readonly fallbackCharset: CharsetResolver;
   /** Longest silence while waiting for the response or its body, ms; `null` = none. */
   readonly sockRead: number | null;
+  /**
+   * The request body is a stream: the request counts as sent (and `sockRead` starts) only when
+   * the body has gone out, not when the head has.
+   */
+  readonly streamedBody: boolean;
+  /**
+   * The dispatcher reports the connection (`onConnection`, an `@x/connector` connector) when the
+   * request starts going out; others call `onRequestStart` then.
+   */
+  readonly reportsConnection: boolean;
   readonly observer: HopObserver | undefined;
 }
 
@@ -103,6 +115,8 @@ export class ResponseHandler implements ResponseSource {
   #readTimer: NodeJS.Timeout | undefined;
   #readerPaused = false;
   #sentHeaders = false;
+  /** Body bytes received (as on the wire), for the chunk-line guard. */
+  #bodyRead = 0;
   /** The connection the request went out on, when the dispatcher tells. */
   connection: Connection | null = null;
   /** The connection had carried a request before. */
@@ -112,27 +126,32 @@ export class ResponseHandler implements ResponseSource {
     this.#ctx = ctx;
     this.#resolve = resolve;
     this.#reject = reject;
-    const read = ctx.sockRead;
-    if (read !== null && read > 0) {
-      // undici's own read timeouts tick at half-second granularity; this one is exact, and it
-      // is refreshed by every piece of the request sent and of the response received.
-      this.#readTimer = setTimeout(() => {
-        if (this.#readerPaused) {
-          this.#readTimer?.refresh();
-          return;
-        }
-        const url = ctx.url;
-        this.abort(
-          new SocketTimeoutError(`Timeout on reading data from socket after ${read} ms`, {
-            host: url.hostname,
-            port: Number(url.port) || (url.protocol === "https:" ? 443 : 80),
-          }),
-        );
-      }, read);
-      // A request or read in progress keeps the process alive through its socket; the timer
-      // alone must not (an unread body may wait forever).
-      this.#readTimer.unref();
-    }
+  }
+
+  /**
+   * The request has been sent: `sockRead` starts now, as in aiohttp (a streamed upload that
+   * pauses is not a silent server). undici's own read timeouts tick at half-second granularity;
+   * this one is exact, and every piece of the response refreshes it.
+   */
+  #sent(): void {
+    const read = this.#ctx.sockRead;
+    if (read === null || read <= 0 || this.#readTimer || this.#finished) return;
+    this.#readTimer = setTimeout(() => {
+      if (this.#readerPaused) {
+        this.#readTimer?.refresh();
+        return;
+      }
+      const url = this.#ctx.url;
+      this.abort(
+        new SocketTimeoutError(`Timeout on reading data from socket after ${read} ms`, {
+          host: url.hostname,
+          port: Number(url.port) || (url.protocol === "https:" ? 443 : 80),
+        }),
+      );
+    }, read);
+    // A request or read in progress keeps the process alive through its socket; the timer
+    // alone must not (an unread body may wait forever).
+    this.#readTimer.unref();
   }
 
   #touch(): void {
@@ -151,12 +170,19 @@ export class ResponseHandler implements ResponseSource {
     if (this.#sentHeaders) return;
     this.#sentHeaders = true;
     this.#ctx.observer?.headersSent();
+    if (!this.#ctx.streamedBody) this.#sent();
   }
 
   /** A piece of the request body went out (reported by the session's body wrapper). */
   bodySent(chunk: Buffer): void {
     this.#touch();
     this.#ctx.observer?.chunkSent(chunk);
+  }
+
+  /** The whole request body went out (reported by the session's body wrapper). */
+  bodyEnded(): void {
+    this.#ctx.observer?.requestSent();
+    this.#sent();
   }
 
   /** True once response headers arrived. */
@@ -168,6 +194,10 @@ export class ResponseHandler implements ResponseSource {
 
   get complete(): boolean {
     return this.#complete;
+  }
+
+  get closed(): boolean {
+    return this.#finished;
   }
 
   get finished(): Promise<void> {
@@ -209,7 +239,13 @@ export class ResponseHandler implements ResponseSource {
 
   onRequestStart(controller: Controller): void {
     this.#controller = controller;
-    if (this.#abortReason) controller.abort(this.#abortReason);
+    if (this.#abortReason) {
+      controller.abort(this.#abortReason);
+      return;
+    }
+    // undici's own dispatchers start a request when it goes out; an @x connector says so
+    // through onConnection (it calls onRequestStart while the request still waits in its pool).
+    if (!this.#ctx.reportsConnection) this.#headersSent();
   }
 
   onResponseStart(
@@ -231,7 +267,15 @@ export class ResponseHandler implements ResponseSource {
     let hasLength = false;
     let contentLength: number | null = null;
     let chunked = false;
-    for (const [rawName, value] of headerPairs(controller.rawHeaders, headers)) {
+    const all = headerPairs(controller.rawHeaders, headers);
+    if (all.length > ctx.maxHeaders) {
+      this.#failHead(
+        `Too many headers: ${all.length} lines, more than maxHeaders (${ctx.maxHeaders})`,
+        statusCode,
+      );
+      return;
+    }
+    for (const [rawName, value] of all) {
       const spelled = typeof rawName === "string" ? rawName : rawName.toString("latin1");
       const name = spelled.toLowerCase();
       if (spelled.length + value.length + 2 > ctx.maxFieldSize) {
@@ -307,7 +351,9 @@ export class ResponseHandler implements ResponseSource {
   onResponseData(controller: Controller, chunk: Buffer): void {
     if (this.#complete) return;
     this.#touch();
+    this.#bodyRead += chunk.length;
     this.#ctx.observer?.chunkReceived(chunk);
+    this.#reader?.countRaw(chunk.length);
     const decoders = this.#decoders;
     if (decoders) {
       this.#wroteToDecoder = true;

@@ -36,6 +36,7 @@ export interface SessionConfig {
   readonly readBufsize: number;
   readonly maxLineSize: number;
   readonly maxFieldSize: number;
+  readonly maxHeaders: number;
   readonly fallbackCharset: CharsetResolver;
   readonly decompress: DecompressLimits;
   readonly userAgent: string;
@@ -142,6 +143,7 @@ export function resolveConfig(options: ClientSessionOptions): SessionConfig {
     readBufsize: positive("readBufsize", options.readBufsize, 64 * 1024),
     maxLineSize: positive("maxLineSize", options.maxLineSize, 8190),
     maxFieldSize: positive("maxFieldSize", options.maxFieldSize, 8190),
+    maxHeaders: positive("maxHeaders", options.maxHeaders, 128),
     fallbackCharset: fallback,
     decompress: {
       maxSize: positive("maxDecompressedSize", options.maxDecompressedSize, 256 * 1024 * 1024),

@@ -23,6 +23,7 @@ export class StreamReader implements AsyncIterable<Buffer> {
   #paused = false;
   #wantsAll = false;
   #total = 0;
+  #raw = 0;
   readonly #highWaterMark: number;
   readonly #maxLineSize: number;
 
@@ -48,6 +49,11 @@ export class StreamReader implements AsyncIterable<Buffer> {
       return false;
     }
     return true;
+  }
+
+  /** @internal Counts body bytes as they came off the wire, before any decoding. */
+  countRaw(n: number): void {
+    this.#raw += n;
   }
 
   /**
@@ -98,6 +104,14 @@ export class StreamReader implements AsyncIterable<Buffer> {
   /** Bytes received so far (after decompression). */
   get totalBytes(): number {
     return this.#total;
+  }
+
+  /**
+   * Body bytes received as they came off the wire, before decompression (aiohttp's
+   * `total_raw_bytes`); the same as `totalBytes` for a body that was not encoded.
+   */
+  get totalRawBytes(): number {
+    return this.#raw;
   }
 
   // ── reading ─────────────────────────────────────────────────────────

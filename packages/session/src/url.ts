@@ -10,6 +10,20 @@ export type ParamsInput =
 const UNSAFE = /[\r\n\0]/;
 
 /**
+ * Why `text` is not a URL aiohttp would take, when it names an http(s) or ws(s) scheme without
+ * `//` and a host (`http:/x`, `http:///x`, `https:`): WHATWG parsing repairs those into URLs on
+ * some host, RFC 3986 does not. `undefined` for anything else (relative references included).
+ */
+export function malformedHttpUrl(text: string): string | undefined {
+  const m = /^\s*(https?|wss?):(.*)$/is.exec(text);
+  if (!m) return undefined;
+  const rest = m[2] ?? "";
+  if (!rest.startsWith("//")) return `${m[1]}: must be followed by // and a host`;
+  if (/^\/\/[/?#]|^\/\/$/.test(rest)) return "the URL has an empty host";
+  return undefined;
+}
+
+/**
  * Checks a base URL the way aiohttp 3.12 does: absolute http(s), ending in `/`, no query or
  * fragment.
  */
@@ -44,6 +58,8 @@ export function resolveUrl(
   if (typeof text !== "string")
     throw new InvalidUrlClientError(String(input), "the URL must be a string or a URL");
   if (UNSAFE.test(text)) throw new InvalidUrlClientError(text, "CR, LF and NUL are not allowed in a URL");
+  const malformed = malformedHttpUrl(text);
+  if (malformed) throw new InvalidUrlClientError(text, malformed);
   let url: URL;
   try {
     url = base ? new URL(text, base) : new URL(text);

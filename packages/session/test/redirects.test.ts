@@ -116,8 +116,10 @@ describe("following redirects", () => {
 });
 
 describe("redirect limits and bad targets", () => {
-  it("maxRedirects: N follows N redirects; one more is TooManyRedirects with the whole history", async () => {
+  it("maxRedirects: N counts as aiohttp: the N-th redirect response raises TooManyRedirects, history N, N requests", async () => {
+    const seen: string[] = [];
     await using srv = await startHttpServer((req, res) => {
+      seen.push(req.url ?? "");
       const n = Number(req.url?.slice(1));
       if (n > 0) {
         res.statusCode = 302;
@@ -126,15 +128,25 @@ describe("redirect limits and bad targets", () => {
       res.end(`at ${n}`);
     });
     await using session = new ClientSession();
-    expect(await (await session.get(srv.url("/3"), { maxRedirects: 3 })).text()).toBe("at 0");
-    const err = await session.get(srv.url("/3"), { maxRedirects: 2 }).catch((e: unknown) => e);
+    // Three redirects then the answer: maxRedirects 4 lets them through.
+    expect(await (await session.get(srv.url("/3"), { maxRedirects: 4 })).text()).toBe("at 0");
+    seen.length = 0;
+    const err = await session.get(srv.url("/3"), { maxRedirects: 3 }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(TooManyRedirects);
     const tmr = err as TooManyRedirects;
     expect(tmr.history.map((r) => r.url.pathname)).toEqual(["/3", "/2", "/1"]);
+    expect(seen).toEqual(["/3", "/2", "/1"]);
     expect(tmr.requestInfo.url.pathname).toBe("/3");
-    expect((await session.get(srv.url("/20")).catch((e: unknown) => e)) instanceof TooManyRedirects).toBe(
-      true,
-    );
+    seen.length = 0;
+    const one = (await session
+      .get(srv.url("/3"), { maxRedirects: 1 })
+      .catch((e: unknown) => e)) as TooManyRedirects;
+    expect([one.history.length, seen]).toEqual([1, ["/3"]]);
+    // The default is 10: ten redirect responses raise.
+    seen.length = 0;
+    const many = (await session.get(srv.url("/20")).catch((e: unknown) => e)) as TooManyRedirects;
+    expect(many).toBeInstanceOf(TooManyRedirects);
+    expect([many.history.length, seen.length]).toEqual([10, 10]);
   });
 
   it("maxRedirects: 0 follows none and never contacts the target", async () => {
