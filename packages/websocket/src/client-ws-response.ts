@@ -324,7 +324,9 @@ export class ClientWebSocketResponse implements AsyncDisposable, AsyncIterable<W
     const limit = this.#init.closeTimeout;
     const timer = setTimeout(() => {
       // The server never answered our CLOSE: aiohttp records the timeout and drops the connection.
-      this.#exception ??= new ServerTimeoutError(`The server did not answer the CLOSE within ${limit} ms (wsClose)`);
+      this.#exception ??= new ServerTimeoutError(
+        `The server did not answer the CLOSE within ${limit} ms (wsClose)`,
+      );
       this.#closeCode = 1006;
       this.#ws.terminate();
     }, limit);
