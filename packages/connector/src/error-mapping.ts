@@ -99,6 +99,14 @@ export function dispatchError(err: unknown, failure: DispatchFailure): unknown {
   if (described) return described;
   const code = codeOf(err);
   const peer = { host: failure.host, port: failure.port, cause: err };
+  if (isUnaskedUpgrade(err, code)) {
+    return new ClientResponseError(failure.requestInfo(), [], {
+      status: 101,
+      message:
+        "Switching Protocols, for a request that did not ask to upgrade (undici's HTTP/1.1 client drops such a connection)",
+      cause: err,
+    });
+  }
   switch (code) {
     case "UND_ERR_SOCKET":
       return failure.headersReceived
@@ -197,6 +205,15 @@ function headersOf(raw: unknown): Headers | undefined {
     return undefined;
   }
   return headers;
+}
+
+/** undici's reports of a `101 Switching Protocols` answer to a request that asked for no upgrade. */
+function isUnaskedUpgrade(err: unknown, code: string | undefined): boolean {
+  const message = (err as Error).message ?? "";
+  return (
+    (code === "UND_ERR_SOCKET" && message === "bad upgrade") ||
+    (code === "ERR_ASSERTION" && /assert\(upgrade\)/.test(message))
+  );
 }
 
 function where(failure: { host: string; port: number }): string {

@@ -17,7 +17,7 @@ export { type DispatchFailure, dispatchError } from "./error-mapping.js";
 export { checkHeaderName, checkHeaderValue, isToken } from "./fields.js";
 export { Fingerprint } from "./fingerprint.js";
 export type { PoolKey } from "./pool-key.js";
-export { type ProxySettings, proxyId, proxySettings } from "./proxy.js";
+export { type ProxySettings, proxyId, proxyOption, proxySettings } from "./proxy.js";
 export {
   type AbstractResolver,
   type AddressFamily,

@@ -5,6 +5,8 @@ import {
   ClientHttpProxyError,
   ConnectionTimeoutError,
   InvalidArgumentError,
+  InvalidUrlClientError,
+  NonHttpUrlClientError,
   type RequestInfo,
 } from "@x/errors";
 import { checkHeaderName, checkHeaderValue } from "./fields.js";
@@ -154,6 +156,48 @@ export function openTunnel(
     }
     socket.write(`${lines.join("\r\n")}\r\n\r\n`);
   });
+}
+
+/**
+ * Checks a `proxy` option as aiohttp does, before any I/O: a `ProxySettings` as it is, else a
+ * string or `URL` holding an absolute `http://` or `https://` URL (credentials in it become a
+ * Basic `Proxy-Authorization`).
+ * @throws {InvalidArgumentError} for anything that is not a string, a `URL` or `ProxySettings`.
+ * @throws {InvalidUrlClientError} for a string that is not an absolute URL with a host.
+ * @throws {NonHttpUrlClientError} for a scheme other than http and https (`socks5:`).
+ */
+export function proxyOption(
+  proxy: unknown,
+  what = "proxy",
+  authorization?: string | undefined,
+  headers?: ReadonlyArray<readonly [string, string]> | undefined,
+): ProxySettings {
+  if (
+    typeof proxy === "object" &&
+    proxy !== null &&
+    !(proxy instanceof URL) &&
+    (proxy as ProxySettings).url instanceof URL
+  ) {
+    checkProxy(proxy as ProxySettings);
+    return proxy as ProxySettings;
+  }
+  if (typeof proxy !== "string" && !(proxy instanceof URL)) {
+    throw new InvalidArgumentError(
+      `${what} must be a URL (a string or a URL object), got ${proxy === null ? "null" : typeof proxy}`,
+    );
+  }
+  const text = String(proxy);
+  const scheme = /^([a-z][a-z0-9+.-]*):\/\/[^/?#\s]/i.exec(text.trim())?.[1]?.toLowerCase();
+  if (scheme === undefined) {
+    throw new InvalidUrlClientError(text, `${what} must be an absolute http:// or https:// URL with a host`);
+  }
+  if (scheme !== "http" && scheme !== "https") {
+    throw new NonHttpUrlClientError(
+      text,
+      `${what} must be an http:// or https:// proxy (${scheme}: is not supported)`,
+    );
+  }
+  return proxySettings(text, authorization, headers);
 }
 
 /**

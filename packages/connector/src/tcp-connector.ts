@@ -249,7 +249,8 @@ export class TCPConnector extends BaseConnector {
         return await openTcp(
           {
             host,
-            port,
+            // A resolver's answer decides the port, as in aiohttp (test setups map a name to a port).
+            port: address.port || port,
             ssl,
             address: address.host,
             family: address.family,
@@ -290,7 +291,8 @@ export class TCPConnector extends BaseConnector {
     let lastError: unknown;
     for (const address of addresses) {
       signal.throwIfAborted();
-      const target = { host: key.hostname, port: key.port, ssl };
+      // A resolver's answer decides the port, as in aiohttp (test setups map a name to a port).
+      const target = { host: key.hostname, port: address.port || key.port, ssl };
       try {
         const socket = await openTcp(
           {

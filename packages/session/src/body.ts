@@ -1,7 +1,7 @@
 import { Readable } from "node:stream";
 import zlib from "node:zlib";
 import { ClientPayloadError, InvalidArgumentError } from "@x/errors";
-import { FormData as UndiciFormData } from "undici";
+import { FormData as UndiciFormData, Response as UndiciResponse } from "undici";
 
 /** What `data` may be. */
 export type RequestData =
@@ -314,4 +314,42 @@ async function* counted(
     yield chunk;
   }
   onEnd();
+}
+
+/**
+ * A multipart form as bytes, with its `multipart/form-data; boundary=…` type: for sending it
+ * chunked or compressed, which undici's own encoding (a whole body of known length) does not do.
+ */
+export async function encodeForm(body: RequestBody): Promise<RequestBody> {
+  const encoded = new UndiciResponse(body.take() as UndiciFormData);
+  const bytes = Buffer.from(await encoded.arrayBuffer());
+  return new RequestBody(() => bytes, {
+    contentType: encoded.headers.get("content-type") ?? undefined,
+    replayable: true,
+    bytes,
+  });
+}
+
+/** A stream body cut at `length` bytes (aiohttp sends no more than a Content-Length set by the caller). */
+export function truncatedBody(body: RequestBody, length: number): RequestBody {
+  const make = () => {
+    const source = body.take();
+    return (async function* () {
+      if (source === null) return;
+      let left = length;
+      const input =
+        typeof source === "string" || Buffer.isBuffer(source)
+          ? [Buffer.from(source)]
+          : typeof Blob !== "undefined" && source instanceof Blob
+            ? toBytes(Readable.fromWeb(source.stream() as never))
+            : (source as AsyncIterable<Uint8Array>);
+      for await (const chunk of input) {
+        if (left <= 0) break;
+        const piece = chunk.length > left ? chunk.subarray(0, left) : chunk;
+        left -= piece.length;
+        yield piece;
+      }
+    })();
+  };
+  return new RequestBody(make, { contentType: body.contentType, replayable: body.replayable });
 }

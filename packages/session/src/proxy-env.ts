@@ -12,57 +12,93 @@ export function proxyFromEnv(url: URL, env: NodeJS.ProcessEnv = process.env): st
   return bypassesProxy(url, noProxy) ? undefined : value;
 }
 
-function ipToBigInt(ip: string): { value: bigint; bits: number } | undefined {
-  const v = isIP(ip);
-  if (v === 4) {
-    return { value: ip.split(".").reduce((acc, part) => (acc << 8n) | BigInt(Number(part)), 0n), bits: 32 };
-  }
-  if (v === 6) {
-    const [head = "", tail = ""] = ip.split("::");
-    const h = head ? head.split(":") : [];
-    const t = tail ? tail.split(":") : [];
-    const groups = ip.includes("::") ? [...h, ...Array(8 - h.length - t.length).fill("0"), ...t] : h;
-    return {
-      value: groups.reduce((acc, g) => (acc << 16n) | BigInt(Number.parseInt(g || "0", 16)), 0n),
-      bits: 128,
-    };
-  }
-  return undefined;
+interface Ip {
+  readonly value: bigint;
+  readonly bits: 32 | 128;
 }
 
-function inCidr(host: string, cidr: string): boolean {
+/**
+ * An IP address as a number; an IPv4-mapped IPv6 address (`::ffff:127.0.0.1`, `::ffff:7f00:1`)
+ * is the IPv4 address it maps, so NO_PROXY's IPv4 entries catch it too.
+ */
+function ipOf(text: string): Ip | undefined {
+  const v = isIP(text);
+  if (v === 4) {
+    return { value: text.split(".").reduce((acc, part) => (acc << 8n) | BigInt(Number(part)), 0n), bits: 32 };
+  }
+  if (v !== 6) return undefined;
+  const dotted = /(\d+\.\d+\.\d+\.\d+)$/.exec(text);
+  let body = text;
+  if (dotted) {
+    const v4 = ipOf(dotted[1]!)!.value;
+    body = `${text.slice(0, dotted.index)}${(v4 >> 16n).toString(16)}:${(v4 & 0xffffn).toString(16)}`;
+  }
+  const [head = "", tail = ""] = body.split("::");
+  const h = head ? head.split(":") : [];
+  const t = tail ? tail.split(":") : [];
+  const groups = body.includes("::") ? [...h, ...Array<string>(8 - h.length - t.length).fill("0"), ...t] : h;
+  const value = groups.reduce((acc, g) => (acc << 16n) | BigInt(Number.parseInt(g || "0", 16)), 0n);
+  if (value >> 32n === 0xffffn) return { value: value & 0xffffffffn, bits: 32 };
+  return { value, bits: 128 };
+}
+
+function sameNetwork(host: Ip, cidr: string): boolean {
   const [net = "", lenText = ""] = cidr.split("/");
-  const a = ipToBigInt(host);
-  const b = ipToBigInt(net);
-  const len = Number(lenText);
-  if (!a || !b || a.bits !== b.bits || !Number.isInteger(len) || len < 0 || len > a.bits) return false;
-  const shift = BigInt(a.bits - len);
-  return a.value >> shift === b.value >> shift;
+  const network = ipOf(net.replace(/^\[|\]$/g, ""));
+  let len = Number(lenText);
+  if (!network || !Number.isInteger(len) || len < 0) return false;
+  // An IPv4-mapped IPv6 network (::ffff:10.0.0.0/104) is the IPv4 one (10.0.0.0/8).
+  if (network.bits === 32 && isIP(net.replace(/^\[|\]$/g, "")) === 6) len -= 96;
+  // Never across families: an IPv6 network does not hold an IPv4 host, nor the other way round.
+  if (network.bits !== host.bits || len < 0 || len > host.bits) return false;
+  const shift = BigInt(host.bits - len);
+  return host.value >> shift === network.value >> shift;
+}
+
+/** A host as NO_PROXY compares it: lower case, without IPv6 brackets or a trailing dot. */
+function normalHost(host: string): string {
+  return host
+    .toLowerCase()
+    .replace(/^\[|\]$/g, "")
+    .replace(/\.$/, "");
 }
 
 /**
  * True when `NO_PROXY` excludes `url`: `*`; a host name (itself and its subdomains); a domain
- * with a leading dot (its subdomains); `host:port`; an IP address; or a CIDR block.
+ * with a leading dot (its subdomains); `host:port`; an IP address (IPv4, or IPv6 with or without
+ * brackets, `[::1]:8080` with a port); or a CIDR block of either family. A trailing dot on the
+ * host or an entry changes nothing (`localhost.` is `localhost`), and an IPv4-mapped IPv6 host
+ * (`[::ffff:127.0.0.1]`) is the IPv4 address it maps — so neither can slip past an entry.
  */
 export function bypassesProxy(url: URL, noProxy: string): boolean {
-  const host = url.hostname.replace(/^\[|\]$/g, "").toLowerCase();
+  const host = normalHost(url.hostname);
+  const hostIp = ipOf(host);
   const port = url.port || (url.protocol === "https:" || url.protocol === "wss:" ? "443" : "80");
   for (const raw of noProxy.split(/[,\s]+/)) {
     let entry = raw.trim().toLowerCase();
     if (!entry) continue;
     if (entry === "*") return true;
     if (entry.includes("/")) {
-      if (inCidr(host, entry)) return true;
+      if (hostIp && sameNetwork(hostIp, entry)) return true;
       continue;
     }
     let entryPort: string | undefined;
-    const m = /^\[?([^\]]+?)\]?:(\d+)$/.exec(entry);
-    if (m && (entry.startsWith("[") || !entry.slice(0, entry.lastIndexOf(":")).includes(":"))) {
-      entry = m[1] ?? "";
-      entryPort = m[2];
+    const bracketed = /^\[([^\]]+)\](?::(\d+))?$/.exec(entry);
+    if (bracketed) {
+      entry = bracketed[1] ?? "";
+      entryPort = bracketed[2];
+    } else if ((entry.match(/:/g) ?? []).length === 1) {
+      const [name = "", p = ""] = entry.split(":");
+      entry = name;
+      entryPort = p;
     }
-    entry = entry.replace(/^\[|\]$/g, "");
     if (entryPort !== undefined && entryPort !== port) continue;
+    entry = normalHost(entry);
+    const entryIp = ipOf(entry);
+    if (entryIp) {
+      if (hostIp && hostIp.bits === entryIp.bits && hostIp.value === entryIp.value) return true;
+      continue;
+    }
     if (entry.startsWith(".")) {
       if (host.endsWith(entry) || host === entry.slice(1)) return true;
     } else if (host === entry || host.endsWith(`.${entry}`)) {

@@ -9,7 +9,14 @@ import {
   TotalTimeoutError,
 } from "@x/errors";
 import { watchAbort } from "./abort-watch.js";
-import { chunkedBody, compressBody, prepareBody, type RequestBody } from "./body.js";
+import {
+  chunkedBody,
+  compressBody,
+  encodeForm,
+  prepareBody,
+  type RequestBody,
+  truncatedBody,
+} from "./body.js";
 import { ClientRequest, IDEMPOTENT } from "./client-request.js";
 import type { ClientResponse } from "./client-response.js";
 import { type ResolvedTimeout, resolveTimeout } from "./client-timeout.js";
@@ -280,7 +287,7 @@ export class RequestCall {
     let method = initialMethod;
     let realUrl = withParams(resolveUrl(input, cfg.baseUrl), o.params);
     const policy = new RequestPolicy(cfg, o, realUrl);
-    let body = this.#prepareBody(policy.userHeaders);
+    let body = await this.#prepareBody(policy.userHeaders);
     // Only the head() shortcut defaults to not following (as aiohttp); request("HEAD") follows.
     const allowRedirects = o.allowRedirects ?? true;
     const maxRedirects = o.maxRedirects ?? 10;
@@ -413,36 +420,42 @@ export class RequestCall {
     }
   }
 
-  #prepareBody(headers: HeaderList): RequestBody | undefined {
+  async #prepareBody(headers: HeaderList): Promise<RequestBody | undefined> {
     const o = this.#options;
     const cfg = this.#host.config;
     let body = prepareBody(o.data, o.json, "json" in o && o.json !== undefined, cfg.jsonSerialize);
     if (o.chunked && headers.has("content-length")) {
       throw new InvalidArgumentError("chunked cannot be combined with a Content-Length header");
     }
-    if (o.compress) {
-      if (headers.has("content-encoding"))
-        throw new InvalidArgumentError("compress cannot be combined with a Content-Encoding header");
-      if (body) {
-        const compressed = compressBody(body, o.compress);
-        body = compressed.body;
-        headers.set("Content-Encoding", compressed.encoding);
-      }
+    if (o.compress && headers.has("content-encoding")) {
+      throw new InvalidArgumentError("compress cannot be combined with a Content-Encoding header");
+    }
+    // A multipart form sent chunked or compressed is encoded here (undici encodes it only as a
+    // whole with its length), once, so a redirect or retry sends the same boundary again.
+    if (body?.isForm && (o.chunked || o.compress || headers.has("content-length")))
+      body = await encodeForm(body);
+    if (o.compress && body && body.bytes?.length !== 0) {
+      // An empty body stays empty: no compressed stream of zero bytes, `Content-Length: 0`.
+      const compressed = compressBody(body, o.compress);
+      body = compressed.body;
+      headers.set("Content-Encoding", compressed.encoding);
     } else if (o.chunked && body) {
       body = chunkedBody(body);
     }
-    if (body?.bytes && headers.has("content-length")) {
-      // aiohttp: a Content-Length set by the caller truncates the body.
+    if (body && headers.has("content-length")) {
+      // aiohttp: a Content-Length set by the caller truncates the body (a stream too).
       const declared = Number(headers.get("content-length"));
       if (!Number.isInteger(declared) || declared < 0)
         throw new InvalidArgumentError("Content-Length must be a non-negative integer");
-      if (declared > body.bytes.length) {
-        throw new InvalidArgumentError(
-          `Content-Length ${declared} is longer than the ${body.bytes.length}-byte body`,
-        );
-      }
-      if (declared < body.bytes.length)
-        body = prepareBody(body.bytes.subarray(0, declared), undefined, false, cfg.jsonSerialize);
+      if (body.bytes) {
+        if (declared > body.bytes.length) {
+          throw new InvalidArgumentError(
+            `Content-Length ${declared} is longer than the ${body.bytes.length}-byte body`,
+          );
+        }
+        if (declared < body.bytes.length)
+          body = prepareBody(body.bytes.subarray(0, declared), undefined, false, cfg.jsonSerialize);
+      } else body = truncatedBody(body, declared);
     }
     if (cfg.http10 && body && !body.bytes && !body.replayable) {
       throw new InvalidArgumentError(

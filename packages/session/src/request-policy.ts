@@ -1,5 +1,5 @@
 import { type Auth, type AuthRequest, BasicAuth } from "@x/auth";
-import { type ProxySettings, proxySettings } from "@x/connector";
+import { type ProxySettings, proxyOption, proxySettings } from "@x/connector";
 import {
   type CookieInput,
   type CookiesToSend,
@@ -108,6 +108,8 @@ export class RequestPolicy {
     }
     this.#skip = skip;
     this.#requestCookies = input.cookies ?? undefined;
+    // A bad proxy is refused before any I/O, as in aiohttp.
+    if (input.proxy !== undefined && input.proxy !== null) proxyOption(input.proxy);
   }
 
   /** The caller's headers (session and call) as the call started, before auto headers. */

@@ -117,6 +117,7 @@ export class ResponseHandler implements ResponseSource {
   #sentHeaders = false;
   /** Body bytes received (as on the wire), for the chunk-line guard. */
   #bodyRead = 0;
+  #unguard: (() => void) | undefined;
   /** The connection the request went out on, when the dispatcher tells. */
   connection: Connection | null = null;
   /** The connection had carried a request before. */
@@ -230,6 +231,7 @@ export class ResponseHandler implements ResponseSource {
   finish(): void {
     if (this.#finished) return;
     this.#finished = true;
+    this.#unguard?.();
     if (this.#readerRef) abandonment.unregister(this);
     if (this.#readTimer) clearTimeout(this.#readTimer);
     this.#finishedResolve?.();
@@ -338,6 +340,7 @@ export class ResponseHandler implements ResponseSource {
       fallbackCharset: ctx.fallbackCharset,
     });
     this.#settled = true;
+    if (chunked && !noBody && socket && socket.alpnProtocol !== "h2") this.#guardChunkLines(socket);
     if (!ctx.readUntilEof && !noBody && !hasLength && !chunked) {
       // aiohttp's read_until_eof=False: a body delimited only by the connection closing is not read.
       this.#complete = true;
@@ -431,6 +434,39 @@ export class ResponseHandler implements ResponseSource {
   }
 
   // ── internals ───────────────────────────────────────────────────────
+
+  /**
+   * aiohttp refuses a chunk-size line longer than `maxLineSize`; undici's parser reads any (a
+   * server can stream megabytes of chunk extensions, as in Node's CVE-2024-22019). Bytes that
+   * come off the socket without any body byte among them can only be framing: past
+   * `maxLineSize` plus a little slack for CRLFs and trailers, the body fails.
+   */
+  #guardChunkLines(socket: Duplex & { bytesRead?: number }): void {
+    const limit = this.#ctx.maxLineSize + 1024;
+    let lastRead = socket.bytesRead ?? 0;
+    let lastBody = this.#bodyRead;
+    let framing = 0;
+    const onReadable = () => {
+      const now = socket.bytesRead ?? 0;
+      const read = now - lastRead;
+      lastRead = now;
+      if (this.#bodyRead !== lastBody) {
+        lastBody = this.#bodyRead;
+        framing = 0;
+        return;
+      }
+      framing += read;
+      if (framing > limit) {
+        this.abort(
+          new ClientPayloadError(
+            `Response payload is not completed: a chunk-size line longer than maxLineSize (${this.#ctx.maxLineSize})`,
+          ),
+        );
+      }
+    };
+    socket.on("readable", onReadable);
+    this.#unguard = () => socket.off("readable", onReadable);
+  }
 
   readonly #resumeSocket = (): void => {
     this.#readerPaused = false;

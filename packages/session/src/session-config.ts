@@ -1,6 +1,6 @@
 import { createRequire } from "node:module";
 import type { Auth } from "@x/auth";
-import { proxySettings } from "@x/connector";
+import { proxyOption } from "@x/connector";
 import { type AbstractCookieJar, CookieJar, checkCookieJar, toSetCookieHeaders } from "@x/cookies";
 import { InvalidArgumentError } from "@x/errors";
 import type { CharsetResolver } from "./client-response.js";
@@ -89,7 +89,7 @@ export function resolveConfig(options: ClientSessionOptions): SessionConfig {
   if (options.proxyAuth !== undefined && !isAuth(options.proxyAuth)) {
     throw new InvalidArgumentError("proxyAuth must have an encode() method");
   }
-  if (options.proxy !== undefined) proxySettings(options.proxy);
+  if (options.proxy !== undefined && options.proxy !== null) proxyOption(options.proxy, "proxy");
   const jar =
     options.cookieJar === undefined ? new CookieJar() : checkCookieJar(options.cookieJar, "cookieJar");
   let cookiesReady: Promise<void> | undefined;

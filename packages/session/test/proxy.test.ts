@@ -1,6 +1,6 @@
 import { BasicAuth } from "@x/auth";
 import { CookieJar } from "@x/cookies";
-import { ClientHttpProxyError, InvalidArgumentError } from "@x/errors";
+import { ClientHttpProxyError, InvalidArgumentError, NonHttpUrlClientError } from "@x/errors";
 import {
   type EchoReply,
   echo,
@@ -90,7 +90,7 @@ describe("proxy options", () => {
     await expect(session.get("http://127.0.0.1:9/", { proxy: "http://127.0.0.1:1" })).rejects.toBeInstanceOf(
       InvalidArgumentError,
     );
-    expect(() => new ClientSession({ proxy: "socks5://127.0.0.1:1" })).toThrow(InvalidArgumentError);
+    expect(() => new ClientSession({ proxy: "socks5://127.0.0.1:1" })).toThrow(NonHttpUrlClientError);
   });
 });
 

@@ -10,7 +10,7 @@ import {
   mergeSslParams,
   type PooledSocket,
   type ProxySettings,
-  proxySettings,
+  proxyOption,
   type SocketSource,
   type SslOption,
   TCPConnector,
@@ -211,8 +211,19 @@ export async function wsConnect(
     }
   }
   const headers: Record<string, string> = {};
+  let protocolVersion: 8 | 13 = 13;
   for (const [name, value] of headerPairs(options.headers)) {
     checkHeader(name, value);
+    if (name.toLowerCase() === "sec-websocket-version") {
+      // ws writes this header itself, for the versions it speaks: 13, and 8 (hybi-08).
+      if (value.trim() !== "13" && value.trim() !== "8") {
+        throw new InvalidArgumentError(
+          `Sec-WebSocket-Version ${JSON.stringify(value)} is not supported (13 or 8)`,
+        );
+      }
+      protocolVersion = value.trim() === "8" ? 8 : 13;
+      continue;
+    }
     headers[name] = value;
   }
   if (options.origin !== undefined) checkHeader("Origin", options.origin);
@@ -226,13 +237,12 @@ export async function wsConnect(
   const proxy =
     options.proxy === undefined || options.proxy === null
       ? undefined
-      : isProxySettings(options.proxy)
-        ? options.proxy
-        : proxySettings(
-            options.proxy,
-            options.proxyAuth?.encode({ method: "CONNECT", url: httpUrl, body: null }) || undefined,
-            options.proxyHeaders ? headerPairs(options.proxyHeaders) : undefined,
-          );
+      : proxyOption(
+          options.proxy,
+          "proxy",
+          options.proxyAuth?.encode({ method: "CONNECT", url: httpUrl, body: null }) || undefined,
+          options.proxyHeaders ? headerPairs(options.proxyHeaders) : undefined,
+        );
 
   const own = options.connector === undefined ? new TCPConnector({ limit: 0 }) : undefined;
   const connector: SocketSource = options.connector ?? own!;
@@ -291,6 +301,7 @@ export async function wsConnect(
       perMessageDeflate: compress ? { clientMaxWindowBits: compress, serverMaxWindowBits: compress } : false,
       maxPayload: maxMsgSize,
       maxFragments,
+      protocolVersion,
       autoPong: options.autoping ?? true,
       followRedirects: false,
       skipUTF8Validation: false,
@@ -384,10 +395,6 @@ export async function wsConnect(
       );
     });
   });
-}
-
-function isProxySettings(value: unknown): value is ProxySettings {
-  return typeof value === "object" && value !== null && (value as ProxySettings).url instanceof URL;
 }
 
 /** The handshake request line says `method` instead of GET (ws only writes GET). */
