@@ -12,6 +12,11 @@ export interface ClientResponseErrorOptions {
   headers?: Headers | undefined;
   /** The underlying failure, if any. */
   cause?: unknown;
+  /**
+   * The start of the response body (at most 8 KiB), as text when the response said it is text,
+   * else as bytes; what the server said about the failure.
+   */
+  body?: string | Uint8Array | undefined;
 }
 
 /**
@@ -19,7 +24,8 @@ export interface ClientResponseErrorOptions {
  * limit, a failed websocket handshake, a CONNECT refused by a proxy.
  *
  * aiohttp's `message` field (the reason phrase) is `reason` here, because `Error.message` is
- * the full text, formatted as aiohttp's `str(err)`: `404, message="Not Found", url="…"`.
+ * the whole story, with the request: `Request failed with status code 404 (Not Found): GET
+ * http://…`, or for other failures `Too many redirects (status 302): GET http://…`.
  */
 export class ClientResponseError extends ClientError {
   /** What was sent. */
@@ -32,6 +38,11 @@ export class ClientResponseError extends ClientError {
   readonly reason: string;
   /** The response headers, when there was a response. */
   readonly headers: Headers | undefined;
+  /**
+   * The start of the response body (at most 8 KiB) when it was read for the error: text for a
+   * text response (JSON included), else bytes; `undefined` when nobody read it.
+   */
+  readonly body: string | Uint8Array | undefined;
 
   constructor(
     requestInfo: RequestInfo,
@@ -40,9 +51,13 @@ export class ClientResponseError extends ClientError {
   ) {
     const status = options.status ?? 0;
     const reason = options.message ?? "";
-    super(`${status}, message=${JSON.stringify(reason)}, url=${JSON.stringify(requestInfo.realUrl.href)}`, {
-      cause: options.cause,
-    });
+    const request = `${requestInfo.method} ${requestInfo.realUrl.href}`;
+    const text =
+      status >= 400
+        ? `Request failed with status code ${status}${reason ? ` (${reason})` : ""}: ${request}`
+        : `${reason || "Invalid response"}${status ? ` (status ${status})` : ""}: ${request}`;
+    super(text, { cause: options.cause });
+    this.body = options.body;
     this.requestInfo = requestInfo;
     this.history = history;
     this.status = status;

@@ -39,7 +39,7 @@ async function refusedError(): Promise<NodeJS.ErrnoException> {
 }
 
 describe("ClientResponseError", () => {
-  it("keeps request info, history, status, reason and headers, and formats like aiohttp", () => {
+  it("keeps request info, history, status, reason and headers; the message says what was asked and what came back", () => {
     const headers = new Headers({ "content-type": "text/plain" });
     const history = [{ status: 302, url: new URL("http://example.test/start"), headers: new Headers() }];
     const err = new ClientResponseError(requestInfo, history, { status: 404, message: "Not Found", headers });
@@ -48,7 +48,20 @@ describe("ClientResponseError", () => {
     expect(err.status).toBe(404);
     expect(err.reason).toBe("Not Found");
     expect(err.headers).toBe(headers);
-    expect(err.message).toBe('404, message="Not Found", url="http://example.test/a#top"');
+    // As got and ky say it (aiohttp's `404, message="Not Found", url=…` lacked the method).
+    expect(err.message).toBe(
+      `Request failed with status code 404 (Not Found): ${requestInfo.method} http://example.test/a#top`,
+    );
+    expect(err.body).toBeUndefined();
+    const withBody = new ClientResponseError(requestInfo, [], { status: 500, body: '{"error":"db down"}' });
+    expect(withBody.body).toBe('{"error":"db down"}');
+    expect(withBody.message).toBe(
+      `Request failed with status code 500: ${requestInfo.method} http://example.test/a#top`,
+    );
+    const other = new ClientResponseError(requestInfo, [], { status: 200, message: "Too many headers" });
+    expect(other.message).toBe(
+      `Too many headers (status 200): ${requestInfo.method} http://example.test/a#top`,
+    );
   });
 
   it("defaults status to 0 and reason to empty", () => {

@@ -18,8 +18,8 @@ export type RequestData =
   | Readonly<Record<string, FormValue | readonly FormValue[]>>
   | ReadonlyArray<readonly [string, FormValue]>;
 
-/** A value in a form record: sent URL-encoded. */
-export type FormValue = string | number | boolean;
+/** A value in a form record: sent URL-encoded; `null` and `undefined` leave the field out. */
+export type FormValue = string | number | boolean | null | undefined;
 
 type Source = string | Buffer | Blob | UndiciFormData | AsyncIterable<Uint8Array> | null;
 
@@ -136,6 +136,8 @@ function formEncode(
       throw new InvalidArgumentError("form data must be [name, value] pairs");
     const [name, value] = entry;
     for (const v of Array.isArray(value) ? value : [value]) {
+      // undefined and null mean "leave it out", as everywhere a record is taken.
+      if (v === undefined || v === null) continue;
       if (typeof v !== "string" && typeof v !== "number" && typeof v !== "boolean") {
         throw new InvalidArgumentError(
           `form field ${JSON.stringify(name)} must be a string, number or boolean`,
@@ -163,7 +165,13 @@ export function prepareBody(
   if (hasJson) {
     if (data !== undefined && data !== null)
       throw new InvalidArgumentError("data and json cannot be used together");
-    const text = serialize(json);
+    let text: string;
+    try {
+      text = serialize(json);
+    } catch (err) {
+      // JSON.stringify refuses BigInt and circular structures with a bare TypeError.
+      throw new InvalidArgumentError(`json cannot be serialized: ${(err as Error).message}`, { cause: err });
+    }
     if (typeof text !== "string") throw new InvalidArgumentError("jsonSerialize must return a string");
     return bytesBody(Buffer.from(text), "application/json");
   }

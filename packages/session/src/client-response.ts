@@ -18,6 +18,9 @@ import {
 } from "./content-type.js";
 import type { StreamReader } from "./stream-reader.js";
 
+/** How much of a failed response's body an error keeps. */
+const ERROR_BODY_LIMIT = 8 * 1024;
+
 /** An HTTP version, as aiohttp's `HttpVersion`. */
 export interface HttpVersion {
   readonly major: number;
@@ -248,11 +251,13 @@ export class ClientResponse implements AsyncDisposable, HistoryEntry {
       const actual = this.contentType;
       const fits = expected === "application/json" ? isJsonType(actual) : actual === expected.toLowerCase();
       if (!fits) {
+        const body = this.#bufferedStart();
         this.release();
         throw new ContentTypeError(this.requestInfo, this.#history, {
           status: this.status,
-          message: `Attempt to decode JSON with unexpected mimetype: ${actual}`,
+          message: `Attempt to decode JSON with unexpected mimetype: ${actual} (expected ${expected}; json({ contentType: null }) skips the check)`,
           headers: this.headers,
+          body,
         });
       }
     }
@@ -264,16 +269,59 @@ export class ClientResponse implements AsyncDisposable, HistoryEntry {
 
   /**
    * Throws `ClientResponseError` for a status of 400 or more (releasing the connection);
-   * does nothing otherwise.
+   * does nothing otherwise. The error's `body` is the start of the body (at most 8 KiB) as far
+   * as it has arrived; a session with `raiseForStatus: true` waits for those 8 KiB first.
    */
   raiseForStatus(): void {
     if (this.status < 400) return;
+    this.#raise(this.#bufferedStart());
+  }
+
+  /** @internal `raiseForStatus()` after reading the start of the body (at most 8 KiB). */
+  async raiseForStatusWithBody(): Promise<void> {
+    if (this.status < 400) return;
+    let start: Buffer | undefined;
+    try {
+      start = await this.content.readStart(ERROR_BODY_LIMIT);
+    } catch {
+      start = this.content.peek(ERROR_BODY_LIMIT);
+    }
+    this.#raise(this.#asErrorBody(start));
+  }
+
+  #raise(body: string | Buffer | undefined): never {
     this.release();
     throw new ClientResponseError(this.requestInfo, this.#history, {
       status: this.status,
       message: this.reason,
       headers: this.headers,
+      body,
     });
+  }
+
+  /** What of the body has arrived (at most 8 KiB), for an error. */
+  #bufferedStart(): string | Buffer | undefined {
+    return this.#asErrorBody(
+      this.#body?.subarray(0, ERROR_BODY_LIMIT) ?? this.content.peek(ERROR_BODY_LIMIT),
+    );
+  }
+
+  /** The start of a body as an error carries it: text for a text type, else bytes; nothing if empty. */
+  #asErrorBody(bytes: Buffer | undefined): string | Buffer | undefined {
+    if (!bytes || bytes.length === 0) return undefined;
+    const type = this.contentType;
+    const text =
+      type.startsWith("text/") ||
+      isJsonType(type) ||
+      /[/+]xml$/.test(type) ||
+      type === "application/x-www-form-urlencoded" ||
+      this.charset !== null;
+    if (!text) return bytes;
+    try {
+      return new TextDecoder(this.getEncoding(bytes)).decode(bytes);
+    } catch {
+      return bytes;
+    }
   }
 
   /**

@@ -1,3 +1,5 @@
+import { MIMEType } from "node:util";
+
 /** A parsed `Content-Type`: the lower-case media type and its parameters (names lower-cased). */
 export interface ContentType {
   readonly mimetype: string;
@@ -9,21 +11,22 @@ const DEFAULT: ContentType = Object.freeze({
   params: Object.freeze({}),
 });
 
-/** Parses a `Content-Type` value; RFC 9110 says a missing one means `application/octet-stream`. */
+/**
+ * Parses a `Content-Type` value with Node's WHATWG `MIMEType` (quoted parameters may hold `;`);
+ * RFC 9110 says a missing one means `application/octet-stream`, and so does one too broken to
+ * parse, except that its type before any `;` is kept when it looks like one.
+ */
 export function parseContentType(value: string | null | undefined): ContentType {
   if (!value) return DEFAULT;
-  const [type = "", ...rest] = value.split(";");
-  const mimetype = type.trim().toLowerCase();
-  const params: Record<string, string> = Object.create(null);
-  for (const part of rest) {
-    const eq = part.indexOf("=");
-    if (eq < 0) continue;
-    const name = part.slice(0, eq).trim().toLowerCase();
-    let v = part.slice(eq + 1).trim();
-    if (v.length >= 2 && v.startsWith('"') && v.endsWith('"')) v = v.slice(1, -1).replace(/\\(.)/g, "$1");
-    if (name) params[name] = v;
+  try {
+    const mime = new MIMEType(value);
+    const params: Record<string, string> = Object.create(null);
+    for (const [name, v] of mime.params) params[name] = v;
+    return { mimetype: mime.essence, params };
+  } catch {
+    const type = value.split(";", 1)[0]?.trim().toLowerCase() ?? "";
+    return /^[\w.+-]+\/[\w.+-]+$/.test(type) ? { mimetype: type, params: Object.freeze({}) } : DEFAULT;
   }
-  return { mimetype: mimetype || DEFAULT.mimetype, params };
 }
 
 const JSON_TYPE = /^(?:application\/|[\w.-]+\/[\w.+-]+?\+)json$/;

@@ -1,11 +1,14 @@
 import { checkHeaderName, checkHeaderValue } from "@x/connector";
 import { InvalidArgumentError } from "@x/errors";
 
+/** A header value as a caller may give it: numbers and booleans become text, `null`/`undefined` leave it out. */
+export type HeaderValue = string | number | boolean | null | undefined;
+
 /** Headers as a caller may give them. */
 export type HeadersInput =
   | Headers
-  | Iterable<readonly [string, string]>
-  | Readonly<Record<string, string | number | readonly string[] | undefined>>;
+  | Iterable<readonly [string, HeaderValue]>
+  | Readonly<Record<string, HeaderValue | readonly HeaderValue[]>>;
 
 /**
  * An ordered, case-insensitive list of request headers that keeps duplicates and the caller's
@@ -34,9 +37,10 @@ export class HeaderList {
       return;
     }
     if (typeof (input as Iterable<unknown>)[Symbol.iterator] === "function") {
-      for (const pair of input as Iterable<readonly [string, string]>) {
+      for (const pair of input as Iterable<readonly [string, HeaderValue]>) {
         if (!Array.isArray(pair) || pair.length !== 2)
           throw new InvalidArgumentError("headers must be [name, value] pairs");
+        if (pair[1] === undefined || pair[1] === null) continue;
         this.append(pair[0], pair[1]);
       }
       return;
@@ -44,16 +48,20 @@ export class HeaderList {
     if (typeof input !== "object" || input === null)
       throw new InvalidArgumentError("headers must be an object");
     for (const [name, value] of Object.entries(input)) {
-      if (value === undefined) continue;
-      if (Array.isArray(value)) for (const v of value) this.append(name, v);
-      else this.append(name, value as string | number);
+      // undefined and null mean "leave it out", as everywhere a record is taken.
+      if (value === undefined || value === null) continue;
+      if (Array.isArray(value)) {
+        for (const v of value) if (v !== undefined && v !== null) this.append(name, v);
+      } else this.append(name, value as string | number | boolean);
     }
   }
 
-  append(name: string, value: string | number): void {
+  append(name: string, value: string | number | boolean): void {
     checkHeaderName(name);
-    const v = typeof value === "number" ? String(value) : value;
-    if (typeof v !== "string") throw new InvalidArgumentError(`header ${name} must have a string value`);
+    const v = typeof value === "number" || typeof value === "boolean" ? String(value) : value;
+    if (typeof v !== "string") {
+      throw new InvalidArgumentError(`header ${name} must be a string, number or boolean, got ${typeof v}`);
+    }
     checkHeaderValue(name, v);
     this.#names.push(name);
     this.#lower.push(name.toLowerCase());

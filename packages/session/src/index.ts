@@ -5,6 +5,8 @@ export {
   type WSConnectOptions,
   type WSMessage,
   WSMsgType,
+  type WSMsgTypeName,
+  wsMsgTypeName,
 } from "@x/websocket";
 export type { CompressOption, FormValue, RequestData } from "./body.js";
 export { ClientRequest } from "./client-request.js";
@@ -22,7 +24,7 @@ export {
 } from "./client-session.js";
 export { type ClientTimeout, DEFAULT_TIMEOUT, type ResolvedTimeout } from "./client-timeout.js";
 export type { LinkEntry } from "./content-type.js";
-export type { HeaderList, HeadersInput } from "./headers.js";
+export type { HeaderList, HeadersInput, HeaderValue } from "./headers.js";
 export type { ClientHandler, ClientMiddleware } from "./middleware.js";
 export type { ClientSessionOptions, Progress, RaiseForStatus, RequestOptions } from "./options.js";
 export {
@@ -48,4 +50,4 @@ export {
   type TraceRequestStartParams,
   type TraceResponseChunkReceivedParams,
 } from "./tracing.js";
-export type { ParamsInput } from "./url.js";
+export type { ParamsInput, ParamValue } from "./url.js";

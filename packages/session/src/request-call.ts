@@ -467,7 +467,7 @@ export class RequestCall {
 
   async #raiseForStatus(response: ClientResponse): Promise<void> {
     const setting = this.#options.raiseForStatus ?? this.#host.config.raiseForStatus;
-    if (setting === true) response.raiseForStatus();
+    if (setting === true) await response.raiseForStatusWithBody();
     else if (typeof setting === "function") await setting(response);
   }
 }

@@ -15,8 +15,10 @@ export interface RetryInfo {
   readonly attempt: number;
   /** The delay before the next attempt, ms. */
   readonly delay: number;
-  readonly error?: unknown;
-  readonly response?: ClientResponse;
+  /** The failure of that attempt, when it failed with an error (a `ClientError` from the session). */
+  readonly error?: Error | undefined;
+  /** Its response, when it failed with a retryable status. */
+  readonly response?: ClientResponse | undefined;
 }
 
 /** Options of {@link retryMiddleware}. */
@@ -115,7 +117,11 @@ export function retryMiddleware(options: RetryOptions = {}): ClientMiddleware {
       } catch (error) {
         if (last || request.signal.aborted || !retryOnError(error)) throw error;
         const delay = backoff(attempt);
-        options.onRetry?.({ attempt, delay, error });
+        options.onRetry?.({
+          attempt,
+          delay,
+          error: error instanceof Error ? error : new Error(String(error), { cause: error }),
+        });
         await sleep(delay, request.signal);
         continue;
       }

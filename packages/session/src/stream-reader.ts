@@ -51,6 +51,32 @@ export class StreamReader implements AsyncIterable<Buffer> {
     return true;
   }
 
+  /** @internal Up to `max` bytes of what is buffered, left in place. */
+  peek(max: number): Buffer {
+    const parts: Buffer[] = [];
+    let size = 0;
+    for (const chunk of this.#chunks) {
+      if (size >= max) break;
+      const piece = chunk.length > max - size ? chunk.subarray(0, max - size) : chunk;
+      parts.push(piece);
+      size += piece.length;
+    }
+    return parts.length === 1 ? parts[0]! : Buffer.concat(parts);
+  }
+
+  /** @internal Reads until `max` bytes or the end of the body, whichever comes first. */
+  async readStart(max: number): Promise<Buffer> {
+    const parts: Buffer[] = [];
+    let size = 0;
+    while (size < max) {
+      const chunk = await this.read(max - size);
+      if (chunk.length === 0) break;
+      parts.push(chunk);
+      size += chunk.length;
+    }
+    return Buffer.concat(parts);
+  }
+
   /** @internal Counts body bytes as they came off the wire, before any decoding. */
   countRaw(n: number): void {
     this.#raw += n;

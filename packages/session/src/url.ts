@@ -1,11 +1,14 @@
 import { InvalidArgumentError, InvalidUrlClientError, NonHttpUrlClientError } from "@x/errors";
 
 /** Query parameters as a request takes them. */
+/** A query value: numbers and booleans become text, `null`/`undefined` leave the name out. */
+export type ParamValue = string | number | boolean | null | undefined;
+
 export type ParamsInput =
   | URLSearchParams
   | string
-  | Readonly<Record<string, string | number | boolean | readonly (string | number | boolean)[] | undefined>>
-  | Iterable<readonly [string, string | number | boolean]>;
+  | Readonly<Record<string, ParamValue | readonly ParamValue[]>>
+  | Iterable<readonly [string, ParamValue]>;
 
 const UNSAFE = /[\r\n\0]/;
 
@@ -99,8 +102,9 @@ export function withParams(url: URL, params: ParamsInput | undefined): URL {
     if (!Array.isArray(entry) || entry.length !== 2)
       throw new InvalidArgumentError("params must be [name, value] pairs");
     const [name, value] = entry;
-    if (value === undefined) continue;
+    if (value === undefined || value === null) continue;
     for (const v of Array.isArray(value) ? value : [value]) {
+      if (v === undefined || v === null) continue;
       if (typeof v !== "string" && typeof v !== "number" && typeof v !== "boolean") {
         throw new InvalidArgumentError(`param ${JSON.stringify(name)} must be a string, number or boolean`);
       }

@@ -183,9 +183,13 @@ describe("reading the body", () => {
     const err = await resp.json().catch((e: unknown) => e);
     expect(err).toBeInstanceOf(ContentTypeError);
     expect((err as ContentTypeError).status).toBe(200);
+    // It names the type it got, and how to skip the check.
     expect((err as ContentTypeError).reason).toBe(
-      "Attempt to decode JSON with unexpected mimetype: text/html",
+      "Attempt to decode JSON with unexpected mimetype: text/html (expected application/json; json({ contentType: null }) skips the check)",
     );
+    expect((err as ContentTypeError).message).toContain(`GET ${srv.url("/html")}`);
+    // What the server sent instead is on the error (the start of it, as text).
+    expect((err as ContentTypeError).body).toBe("<p>hi</p>");
     await using srv2 = await startHttpServer((_req, res) => {
       res.setHeader("content-type", "text/plain");
       res.end("[1,2]");
@@ -363,5 +367,48 @@ describe("connections and release", () => {
     await using session2 = new ClientSession({ maxLineSize: 100, maxFieldSize: 1000 });
     await expect(session2.get(srv.url("/line"))).rejects.toBeInstanceOf(ClientResponseError);
     expect((await session2.get(srv.url("/ok"))).status).toBe(200);
+  });
+
+  it("a status error says what was asked, and keeps the start of what the server said (8 KiB at most)", async () => {
+    await using srv = await startHttpServer((req, res) => {
+      if (req.url === "/json") {
+        res.statusCode = 422;
+        res.setHeader("content-type", "application/json");
+        res.end('{"error":"name is required"}');
+      } else if (req.url === "/big") {
+        res.statusCode = 500;
+        res.setHeader("content-type", "text/plain");
+        res.end("x".repeat(100_000));
+      } else {
+        res.statusCode = 503;
+        res.setHeader("content-type", "application/octet-stream");
+        res.end(Buffer.from([1, 2, 3]));
+      }
+    });
+    await using session = new ClientSession({ raiseForStatus: true });
+    const json = (await session
+      .post(srv.url("/json"), { json: {} })
+      .catch((e: unknown) => e)) as ClientResponseError;
+    expect(json).toBeInstanceOf(ClientResponseError);
+    expect(json.message).toBe(
+      `Request failed with status code 422 (Unprocessable Entity): POST ${srv.url("/json")}`,
+    );
+    expect(json.body).toBe('{"error":"name is required"}');
+    const big = (await session.get(srv.url("/big")).catch((e: unknown) => e)) as ClientResponseError;
+    expect((big.body as string).length).toBe(8 * 1024);
+    const bytes = (await session.get(srv.url("/bin")).catch((e: unknown) => e)) as ClientResponseError;
+    expect(Buffer.from(bytes.body as Uint8Array)).toEqual(Buffer.from([1, 2, 3]));
+    // Without raiseForStatus, resp.raiseForStatus() keeps what has arrived.
+    await using plain = new ClientSession();
+    const resp = await plain.get(srv.url("/json"));
+    await sleep(50);
+    const manual = (() => {
+      try {
+        resp.raiseForStatus();
+      } catch (e) {
+        return e as ClientResponseError;
+      }
+    })();
+    expect(manual?.body).toBe('{"error":"name is required"}');
   });
 });

@@ -1,7 +1,6 @@
 import { InvalidArgumentError } from "@x/errors";
 
-/** Websocket message types, with aiohttp's values (the frame opcodes, plus three of its own). */
-export const WSMsgType = Object.freeze({
+const TYPES = {
   CONTINUATION: 0x0,
   TEXT: 0x1,
   BINARY: 0x2,
@@ -14,10 +13,29 @@ export const WSMsgType = Object.freeze({
   CLOSED: 0x101,
   /** The connection failed; `data` is the error. */
   ERROR: 0x102,
-} as const);
+} as const;
+
+/** The name of a {@link WSMsgType} value. */
+export type WSMsgTypeName = keyof typeof TYPES;
+
+/**
+ * Websocket message types, with aiohttp's values (the frame opcodes, plus three of its own).
+ * As a Python `IntEnum`, it also names a value: `WSMsgType[msg.type]` is `"TEXT"`.
+ */
+export const WSMsgType: typeof TYPES & { readonly [type: number]: WSMsgTypeName | undefined } = Object.freeze(
+  {
+    ...TYPES,
+    ...Object.fromEntries(Object.entries(TYPES).map(([name, value]) => [value, name])),
+  },
+) as typeof TYPES & { readonly [type: number]: WSMsgTypeName | undefined };
 
 /** One of the {@link WSMsgType} values. */
-export type WSMsgType = (typeof WSMsgType)[keyof typeof WSMsgType];
+export type WSMsgType = (typeof TYPES)[WSMsgTypeName];
+
+/** The name of a message type (`wsMsgTypeName(msg.type)` → `"TEXT"`), as `WSMsgType[type]`. */
+export function wsMsgTypeName(type: WSMsgType): WSMsgTypeName {
+  return WSMsgType[type] as WSMsgTypeName;
+}
 
 interface Base {
   /** Parses `data` as JSON (for TEXT and BINARY messages). */
@@ -72,8 +90,7 @@ export function message(type: WSMsgType, data: unknown = null, extra: unknown = 
 
 /** The name of a message type, for error messages. */
 export function typeName(type: WSMsgType): string {
-  for (const [name, value] of Object.entries(WSMsgType)) if (value === type) return name;
-  return String(type);
+  return WSMsgType[type] ?? String(type);
 }
 
 export const CLOSED_MESSAGE = message(WSMsgType.CLOSED);
