@@ -6,6 +6,7 @@ import { cookieHeader } from "@x/cookies";
 import { testCookieJar } from "@x/cookies/testing";
 import { ClientConnectionError, ClientError } from "@x/errors";
 import { type RedisServer, router, startHttpServer, startRedis } from "@x/fixtures";
+import { ClientSession } from "@x/session";
 import { createClient } from "redis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type RedisClient, RedisCookieJar } from "../src/index.js";
@@ -129,6 +130,39 @@ describe("when Redis goes away", () => {
     if (!client.isReady) await once(client, "ready");
     await jar.updateCookiesFromHeaders(["sid=3"], url);
     expect(cookieHeader(await jar.filterCookies(url))).toBe("sid=3");
+  });
+
+  it("through a session: the request fails with the jar's ClientError, nothing half-written, and the next one works", async () => {
+    let hits = 0;
+    let stopBeforeAnswering = false;
+    await using server = await startHttpServer(async (req, res) => {
+      hits++;
+      // Redis goes away while this response is on its way: storing its cookies must fail.
+      if (stopBeforeAnswering) await redis.stop();
+      res.setHeader("set-cookie", [`a=${hits}; Path=/`, `b=${hits}; Path=/`]);
+      res.end(req.headers.cookie ?? "");
+    });
+    const jar = new RedisCookieJar({ client, prefix: "outage-session:", unsafe: true });
+    await using session = new ClientSession({ cookieJar: jar });
+    expect(await (await session.get(server.url("/"))).text()).toBe("");
+    expect(await (await session.get(server.url("/"))).text()).toBe("a=1; b=1");
+    stopBeforeAnswering = true;
+    const storing = await session.get(server.url("/")).catch((e: unknown) => e);
+    expect(storing).toBeInstanceOf(ClientConnectionError);
+    expect((storing as Error).message).toMatch(
+      /^cookie store unavailable: Redis failed while storing cookies/,
+    );
+    expect((storing as Error).cause).toBeInstanceOf(Error);
+    stopBeforeAnswering = false;
+    // With Redis still away, asking the jar for cookies fails before anything is sent.
+    const reading = await session.get(server.url("/")).catch((e: unknown) => e);
+    expect(reading).toBeInstanceOf(ClientConnectionError);
+    expect(hits).toBe(3);
+    await redis.start();
+    if (!client.isReady) await once(client, "ready");
+    // This redis-server keeps nothing across a restart: the store is empty, not half of a response.
+    expect(await (await session.get(server.url("/"))).text()).toBe("");
+    expect(await (await session.get(server.url("/"))).text()).toBe("a=4; b=4");
   });
 });
 
