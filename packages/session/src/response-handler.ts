@@ -301,6 +301,7 @@ export class ResponseHandler implements ResponseSource {
     ctx.observer?.responseStarted(contentLength);
     const reader = new StreamReader(ctx.readBufsize, 2 * ctx.readBufsize);
     this.#heldReader = reader;
+    if (contentLength !== null && !contentEncoding) reader.expectLength(contentLength);
     reader.setWaitHook((waiting) => {
       this.#pinned = waiting;
     });
