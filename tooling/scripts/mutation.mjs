@@ -1,0 +1,93 @@
+#!/usr/bin/env node
+// Mutation testing of one package with StrykerJS (vitest runner, TypeScript checker):
+//   pnpm mutation packages/cookies [--files src/cookie-jar.ts,src/parse.ts] [--full]
+// Every file of the package's src/ is mutated (its `testing/` conformance suite and index.ts
+// excepted); only that package's tests run. Incremental: results are kept in
+// reports/mutation/<package>/incremental.json, so a rerun tests only what changed (--full
+// forgets them). Prints a table per file and, last, "mutation score: N%".
+import { spawnSync } from "node:child_process";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { createRequire } from "node:module";
+import { join, relative } from "node:path";
+import { fileURLToPath } from "node:url";
+import { parseArgs } from "node:util";
+
+const root = fileURLToPath(new URL("../..", import.meta.url));
+const { values, positionals } = parseArgs({
+  allowPositionals: true,
+  options: { files: { type: "string" }, full: { type: "boolean", default: false } },
+});
+const folder = positionals[0]?.replace(/\/$/, "");
+if (!folder || !existsSync(join(root, folder, "src"))) {
+  console.error("usage: pnpm mutation <package folder, e.g. packages/cookies> [--files a.ts,b.ts] [--full]");
+  process.exit(2);
+}
+const name = folder.split("/").pop();
+const reports = join(root, "reports", "mutation", name);
+mkdirSync(reports, { recursive: true });
+const mutate = values.files
+  ? values.files.split(",").map((f) => join(folder, f.trim()))
+  : [`${folder}/src/**/*.ts`, `!${folder}/src/testing/**`, `!${folder}/src/index.ts`];
+// pnpm keeps each package's dependencies to itself: Stryker's plugins are named by path.
+const resolve = createRequire(join(root, "package.json")).resolve;
+const config = {
+  $schema: "../../node_modules/@stryker-mutator/core/schema/stryker-schema.json",
+  packageManager: "pnpm",
+  plugins: [resolve("@stryker-mutator/vitest-runner"), resolve("@stryker-mutator/typescript-checker")],
+  testRunner: "vitest",
+  vitest: { configFile: "tooling/mutation/vitest.config.ts" },
+  checkers: ["typescript"],
+  tsconfigFile: join(folder, "tsconfig.json"),
+  typescriptChecker: { prioritizePerformanceOverAccuracy: true },
+  coverageAnalysis: "perTest",
+  mutate,
+  // The package's tests run against the copy of its sources; sibling packages come from the
+  // workspace as they are.
+  ignorePatterns: ["**/dist", "reports", ".test-results", "bench", "examples", "**/.turbo"],
+  concurrency: 2,
+  timeoutMS: 20_000,
+  timeoutFactor: 2,
+  incremental: true,
+  incrementalFile: relative(root, join(reports, "incremental.json")),
+  force: values.full,
+  reporters: ["json", "progress"],
+  jsonReporter: { fileName: relative(root, join(reports, "mutation.json")) },
+  tempDirName: ".stryker-tmp",
+  cleanTempDir: "always",
+  thresholds: { high: 90, low: 80, break: null },
+};
+const configFile = join(reports, "stryker.config.json");
+writeFileSync(configFile, `${JSON.stringify(config, null, 2)}\n`);
+const res = spawnSync(
+  process.execPath,
+  [join(root, "node_modules", "@stryker-mutator", "core", "bin", "stryker.js"), "run", configFile],
+  { cwd: root, stdio: "inherit", env: { ...process.env, X_MUTATION_PACKAGE: folder } },
+);
+if (res.status !== 0) process.exit(res.status ?? 1);
+
+// The per-file table, from Stryker's JSON report.
+const report = JSON.parse(readFileSync(join(reports, "mutation.json"), "utf8"));
+const rows = [];
+let killedAll = 0;
+let validAll = 0;
+for (const [file, { mutants }] of Object.entries(report.files)) {
+  const count = (...statuses) => mutants.filter((m) => statuses.includes(m.status)).length;
+  const detected = count("Killed", "Timeout");
+  const survived = count("Survived");
+  const noCoverage = count("NoCoverage");
+  const valid = detected + survived + noCoverage;
+  killedAll += detected;
+  validAll += valid;
+  rows.push({ file: relative(folder, file), mutants: mutants.length, detected, survived, noCoverage, valid });
+}
+rows.sort((a, b) => a.file.localeCompare(b.file));
+const pct = (a, b) => (b === 0 ? "n/a" : `${((100 * a) / b).toFixed(1)}%`);
+console.log(
+  `\n${"file".padEnd(34)}${"mutants".padStart(9)}${"killed".padStart(8)}${"survived".padStart(10)}${"no cover".padStart(10)}${"score".padStart(8)}`,
+);
+for (const r of rows) {
+  console.log(
+    `${r.file.padEnd(34)}${String(r.mutants).padStart(9)}${String(r.detected).padStart(8)}${String(r.survived).padStart(10)}${String(r.noCoverage).padStart(10)}${pct(r.detected, r.valid).padStart(8)}`,
+  );
+}
+console.log(`mutation score: ${validAll === 0 ? "n/a" : ((100 * killedAll) / validAll).toFixed(1)}%`);
