@@ -31,6 +31,7 @@ const steps = [
     args: [
       "check",
       "tooling/scripts",
+      "tooling/mutation",
       "tooling/vitest.shared.ts",
       "vitest.config.ts",
       "biome.json",
