@@ -82,7 +82,12 @@ class CountingHandler implements Handler {
   onRequestStart(c: Controller, context: unknown): void {
     this.inner.onRequestStart?.(this.#wrap(c), context);
   }
-  onResponseStart(c: Controller, status: number, headers: Record<string, string | string[]>, text?: string): void {
+  onResponseStart(
+    c: Controller,
+    status: number,
+    headers: Record<string, string | string[]>,
+    text?: string,
+  ): void {
     this.inner.onResponseStart?.(this.#wrap(c), status, headers, text);
   }
   onResponseData(c: Controller, chunk: Buffer): void {
@@ -117,7 +122,9 @@ const ways: Record<string, () => Promise<number>> = {
 };
 const runs = 20;
 console.log(`A 1 MiB body from nginx over loopback, ${runs} requests each, counts per body:`);
-console.log(`${"how".padEnd(22)}${"reads".padStart(8)}${"KiB/read".padStart(10)}${"pieces".padStart(8)}${"pauses".padStart(8)}${"resumes".padStart(9)}`);
+console.log(
+  `${"how".padEnd(22)}${"reads".padStart(8)}${"KiB/read".padStart(10)}${"pieces".padStart(8)}${"pauses".padStart(8)}${"resumes".padStart(9)}`,
+);
 for (const [name, once] of Object.entries(ways)) {
   Object.assign(counts, { reads: 0, readBytes: 0, pieces: 0, pauses: 0, resumes: 0 });
   for (let i = 0; i < runs; i++) {

@@ -38,7 +38,9 @@ function rawFloor(): { client: Client; close(): void } {
             pending = data;
             return;
           }
-          const length = Number(/content-length: *(\d+)/i.exec(data.subarray(0, end).toString("latin1"))?.[1]);
+          const length = Number(
+            /content-length: *(\d+)/i.exec(data.subarray(0, end).toString("latin1"))?.[1],
+          );
           body = Buffer.allocUnsafe(length);
           chunk = data.subarray(end + 4);
         }
@@ -66,7 +68,12 @@ function rawFloor(): { client: Client; close(): void } {
     idle.push(socket);
     return n;
   };
-  return { client, close: () => all.forEach((s) => s.destroy()) };
+  return {
+    client,
+    close: () => {
+      for (const s of all) s.destroy();
+    },
+  };
 }
 
 async function make(): Promise<{ client: Client; close(): Promise<void> | void }> {

@@ -31,7 +31,10 @@ const records = Array.from({ length: 60_000 }, (_, i) => ({
   score: i * 1.5,
 }));
 const json = Buffer.from(JSON.stringify(records));
-const text = Buffer.from("The quick brown fox jumps over the lazy dog. ".repeat(24_000)).subarray(0, 1024 * 1024);
+const text = Buffer.from("The quick brown fox jumps over the lazy dog. ".repeat(24_000)).subarray(
+  0,
+  1024 * 1024,
+);
 
 const nginx = await startNginx({
   files: { "/64b": Buffer.alloc(64, 97), "/1m": 1024 * 1024, "/64m": 64 * 1024 * 1024, "/data.json": json },
@@ -90,9 +93,14 @@ function runOnce(client: string, url: string, concurrency: number): Promise<Samp
   const [cmd, args] =
     client === "aiohttp"
       ? ["/usr/bin/python3", [fileURLToPath(new URL("../py/bulk_client.py", import.meta.url)), url]]
-      : [process.execPath, ["--import", "tsx", fileURLToPath(new URL("./bulk-client.ts", import.meta.url)), client, url]];
+      : [
+          process.execPath,
+          ["--import", "tsx", fileURLToPath(new URL("./bulk-client.ts", import.meta.url)), client, url],
+        ];
   return new Promise((resolve, reject) => {
-    const child = spawn(cmd, [...args, String(concurrency), String(ms)], { stdio: ["ignore", "pipe", "inherit"] });
+    const child = spawn(cmd, [...args, String(concurrency), String(ms)], {
+      stdio: ["ignore", "pipe", "inherit"],
+    });
     let out = "";
     child.stdout.on("data", (d: Buffer) => (out += d));
     child.on("error", reject);
@@ -121,7 +129,9 @@ for (const scenario of scenarios) {
   const samples: Record<string, Sample[]> = {};
   for (let round = 0; round < rounds; round++) {
     for (const client of scenario.clients) {
-      (samples[client] ??= []).push(await runOnce(client, `${nginx.origin}${scenario.path}`, scenario.concurrency));
+      (samples[client] ??= []).push(
+        await runOnce(client, `${nginx.origin}${scenario.path}`, scenario.concurrency),
+      );
     }
   }
   const rows: Row[] = scenario.clients.map((client) => {
@@ -132,7 +142,9 @@ for (const scenario of scenarios) {
       throughput: median(list.map((s) => (scenario.unit === "MiB/s" ? mib(s) : s.requests) / s.seconds)),
       // CPU seconds per GiB (bulk) or per 10,000 requests (small).
       cpuPerUnit: median(
-        list.map((s) => (scenario.unit === "MiB/s" ? (s.cpuSeconds / mib(s)) * 1024 : (s.cpuSeconds / s.requests) * 10_000)),
+        list.map((s) =>
+          scenario.unit === "MiB/s" ? (s.cpuSeconds / mib(s)) * 1024 : (s.cpuSeconds / s.requests) * 10_000,
+        ),
       ),
       peakRssMiB: median(list.map((s) => s.maxRssMiB)),
       oneBodyMiB: median(list.map((s) => s.firstGrowthMiB)),

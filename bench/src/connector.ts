@@ -1,11 +1,12 @@
 // undici.request through TCPConnector vs undici's own Agent and Pool, on the same keep-alive
-// loopback server. Goal: TCPConnector within 5 % of undici's CPU per request.
+// loopback server. Goal: TCPConnector within 5 % of undici's Pool, in requests per second and in
+// CPU per request, at concurrency 1 and 64.
 // Runs against the built packages (dist), as users get them: `pnpm bench:connector` builds first.
 //   pnpm bench:connector [-- --ms 3000 --rounds 5]
 import { parseArgs } from "node:util";
 import { TCPConnector } from "@x/connector";
 import { Agent, Pool, request } from "undici";
-import { compare, report, startServer } from "./harness.js";
+import { compare, report, save, startServer } from "./harness.js";
 
 const { values } = parseArgs({
   allowPositionals: true,
@@ -33,8 +34,9 @@ for (const concurrency of [1, 64]) {
   report(
     `undici.request, small body, concurrency ${concurrency} (${rounds}×${ms} ms, median)`,
     results,
-    "undici Agent",
+    "undici Pool",
   );
   await Promise.all([agent.close(), pool.close(), connector.close()]);
 }
 server.stop();
+save("connector");

@@ -1,4 +1,6 @@
 import { type ChildProcess, fork } from "node:child_process";
+import { mkdirSync, writeFileSync } from "node:fs";
+import { cpus } from "node:os";
 import { fileURLToPath } from "node:url";
 
 /** A client under test: one request, read to the end. */
@@ -95,8 +97,34 @@ export async function compare(
   }));
 }
 
+/** A table as it is saved: what `report` printed, with the baseline its ratios are to. */
+export interface SavedTable {
+  title: string;
+  baseline: string;
+  results: Result[];
+}
+
+const tables: SavedTable[] = [];
+
+/**
+ * Writes every table reported so far to `bench/results/<name>.json`, with the date, the machine
+ * and the Node version of the run (what `pnpm bench:chart` draws from).
+ */
+export function save(name: string): void {
+  const dir = fileURLToPath(new URL("../results/", import.meta.url));
+  mkdirSync(dir, { recursive: true });
+  const run = {
+    date: new Date().toISOString().slice(0, 10),
+    machine: `${cpus().length} × ${cpus()[0]?.model.trim() ?? "cpu"}`,
+    node: process.version,
+    tables,
+  };
+  writeFileSync(`${dir}${name}.json`, `${JSON.stringify(run, null, 2)}\n`);
+}
+
 /** Prints a table with each client's ratio to `baseline` (CPU per request and throughput). */
 export function report(title: string, results: Result[], baseline: string): void {
+  tables.push({ title, baseline, results });
   const base = results.find((r) => r.name === baseline);
   console.log(`\n${title}`);
   console.log(

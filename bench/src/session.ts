@@ -10,7 +10,7 @@ import { ClientSession } from "@x/session";
 import axios from "axios";
 import got from "got";
 import { Agent, request } from "undici";
-import { type Client, compare, report, startServer } from "./harness.js";
+import { type Client, compare, report, save, startServer } from "./harness.js";
 
 const { values } = parseArgs({
   allowPositionals: true,
@@ -86,3 +86,4 @@ for (const path of ["/", "/big"]) {
   }
 }
 server.stop();
+save("session");
