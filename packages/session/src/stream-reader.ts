@@ -25,6 +25,8 @@ export class StreamReader implements AsyncIterable<Buffer> {
   #resume: (() => void) | undefined;
   #paused = false;
   #wantsAll = false;
+  /** How many bytes a waiting `readexactly`/`iterChunked` needs buffered: the socket is not paused short of it. */
+  #wants = 0;
   #total = 0;
   #raw = 0;
   /** The body's length when the response said it (and nothing decodes it): `read()` fills one Buffer. */
@@ -45,7 +47,8 @@ export class StreamReader implements AsyncIterable<Buffer> {
 
   /** @internal Adds received bytes; false asks the source to pause until `resume` is called. */
   feed(chunk: Buffer): boolean {
-    if (this.#eof || this.#error) return true;
+    // undici's parser may hand over an empty piece when it resumes: nothing changes, so no pause.
+    if (this.#eof || this.#error || chunk.length === 0) return true;
     const collect = this.#collect;
     if (collect && this.#filled + chunk.length <= collect.length) {
       // read() is collecting a body of known length: straight into its Buffer, one copy.
@@ -62,7 +65,7 @@ export class StreamReader implements AsyncIterable<Buffer> {
     }
     // As aiohttp's flow control: pause past twice the limit, resume once under it — a consumer
     // that keeps up never pauses the socket for a piece or two read at once.
-    if (this.#size > 2 * this.#highWaterMark && !this.#wantsAll) {
+    if (this.#size > 2 * this.#highWaterMark && this.#size >= this.#wants && !this.#wantsAll) {
       this.#paused = true;
       return false;
     }
@@ -275,11 +278,7 @@ export class StreamReader implements AsyncIterable<Buffer> {
   async readexactly(n: number): Promise<Buffer> {
     if (!Number.isInteger(n) || n < 0)
       throw new InvalidArgumentError("readexactly needs a non-negative integer");
-    while (this.#size < n && !this.#eof) {
-      this.#check();
-      await this.#wait(true);
-    }
-    this.#check();
+    await this.#fill(n);
     if (this.#size < n) {
       const got = this.#size;
       throw new ClientPayloadError(`${got} bytes read on a total of ${n} expected bytes`);
@@ -291,11 +290,7 @@ export class StreamReader implements AsyncIterable<Buffer> {
   async *iterChunked(n: number): AsyncGenerator<Buffer> {
     if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError("iterChunked needs a positive integer");
     for (;;) {
-      while (this.#size < n && !this.#eof) {
-        this.#check();
-        await this.#wait(true);
-      }
-      this.#check();
+      await this.#fill(n);
       if (this.#size === 0) return;
       yield this.#take(Math.min(n, this.#size));
     }
@@ -357,6 +352,20 @@ export class StreamReader implements AsyncIterable<Buffer> {
   }
 
   // ── internals ───────────────────────────────────────────────────────
+
+  /** Waits until `n` bytes are buffered or the body ends; the socket keeps reading until then. */
+  async #fill(n: number): Promise<void> {
+    this.#wants = n;
+    try {
+      while (this.#size < n && !this.#eof) {
+        this.#check();
+        await this.#wait(true);
+      }
+    } finally {
+      this.#wants = 0;
+    }
+    this.#check();
+  }
 
   #check(): void {
     if (this.#error) throw this.#error;

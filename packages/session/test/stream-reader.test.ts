@@ -1,5 +1,6 @@
 import { Writable } from "node:stream";
 import { pipeline } from "node:stream/promises";
+import { gzipSync } from "node:zlib";
 import { ClientPayloadError, ClientStateError } from "@x/errors";
 import { sleep, startHttpServer, startRawServer } from "@x/fixtures";
 import { describe, expect, it } from "vitest";
@@ -137,6 +138,34 @@ describe("StreamReader", () => {
     expect(written).toBeLessThan(16 * 1024 * 1024);
     expect(resp.content.totalBytes).toBeLessThan(1024 * 1024);
     resp.release();
+  });
+
+  it("readexactly(n) and iterChunked(n) for n far past twice readBufsize: the socket keeps reading until n bytes are there", async () => {
+    const body = Buffer.alloc(1024 * 1024);
+    for (let i = 0; i < body.length; i++) body[i] = i % 251;
+    const gz = gzipSync(body);
+    await using srv = await startHttpServer((req, res) => {
+      if (req.url === "/gz") res.setHeader("content-encoding", "gzip");
+      res.end(req.url === "/gz" ? gz : body);
+    });
+    await using session = new ClientSession({ readBufsize: 16 * 1024 });
+    for (const path of ["/plain", "/gz"]) {
+      // Let the body back up to the pause mark before asking for more than it holds.
+      const resp = await session.get(srv.url(path));
+      await sleep(20);
+      const first = await resp.content.readexactly(300_000);
+      expect(first.equals(body.subarray(0, 300_000))).toBe(true);
+      const second = await resp.content.readexactly(700_000);
+      expect(second.equals(body.subarray(300_000, 1_000_000))).toBe(true);
+      expect((await resp.read()).length).toBe(body.length - 1_000_000);
+
+      const pieces: Buffer[] = [];
+      const again = await session.get(srv.url(path));
+      await sleep(20);
+      for await (const piece of again.content.iterChunked(200_000)) pieces.push(piece);
+      expect(pieces.map((p) => p.length)).toEqual([200_000, 200_000, 200_000, 200_000, 200_000, 48_576]);
+      expect(Buffer.concat(pieces).equals(body)).toBe(true);
+    }
   });
 
   it("a fast reader gets a large body whole", async () => {
