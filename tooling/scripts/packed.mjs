@@ -385,7 +385,14 @@ if (want("undici8")) {
  * Section 6's READMEs: add one line per README. `variants` also compile a block with one edit —
  * what its prose tells readers to write instead.
  */
-const README_TYPES = [{ pkg: "connector", variants: [] }];
+const README_TYPES = [
+  { pkg: "errors", variants: [] },
+  { pkg: "auth", variants: [] },
+  { pkg: "cookies", variants: [] },
+  { pkg: "connector", variants: [] },
+  { pkg: "websocket", variants: [] },
+  { pkg: "session", variants: [] },
+];
 /**
  * The type-check passes, in order, each after installing its packages into the same project:
  * @types/node 20, 22 and 24. (undici 8's own typings do not take an undici 7 dispatcher; the
@@ -431,15 +438,16 @@ function exportedNames(dir, pkg) {
 /**
  * A block as a module. A block with an import or export is compiled exactly as written; any other
  * is a fragment of the README's story: it gets the imports of the README's earlier blocks and of
- * its package's exports, for the names it uses and does not declare (plus `export {}`).
+ * its package's exports, for the names it uses and does not declare (a `const`, `let`, `var`,
+ * `function`, `class`, `interface`, `type` or `enum` of that name), plus `export {}`.
  */
 function blockSource(block, earlierImports, pkgExports, pkg) {
   if (/^\s*(?:import|export)\s/m.test(block.code)) return { header: 0, source: block.code };
   const uses = (name) =>
     new RegExp(`(?<![\\w$.])${name.replace(/\$/g, "\\$")}(?![\\w$])`).test(block.code) &&
-    !new RegExp(`(?:const|let|var|function|class)\\s+${name.replace(/\$/g, "\\$")}(?![\\w$])`).test(
-      block.code,
-    );
+    !new RegExp(
+      `(?:const|let|var|function|class|interface|type|enum)\\s+${name.replace(/\$/g, "\\$")}(?![\\w$])`,
+    ).test(block.code);
   const imports = new Map(); // specifier → names
   for (const [spec, names] of earlierImports)
     for (const n of names)

@@ -15,7 +15,8 @@ const server = await startTourServer();
 console.log(`embedded server at ${server.origin}`);
 
 // One session for the whole program: it owns a connection pool and a cookie jar.
-// (The jar is `unsafe` only because this server is an IP address, 127.0.0.1.)
+// The jar is `unsafe` because this server is an IP address, 127.0.0.1: the default CookieJar, like
+// aiohttp's, drops cookies from IP-address hosts (the tour says so where cookies come in).
 await using session = new ClientSession({
   baseUrl: `${server.origin}/`,
   cookieJar: new CookieJar({ unsafe: true }),
@@ -38,6 +39,8 @@ section("POST json");
 
 section("cookies: set by the server, sent back automatically");
 {
+  console.log("(the jar is CookieJar({ unsafe: true }): the default jar, like aiohttp's, drops cookies");
+  console.log(" from IP-address hosts such as 127.0.0.1, so a login to this server would not stick)");
   await using login = await session.post("login");
   console.log("Set-Cookie:", [...login.cookies.keys()].join(", "));
   await using who = await session.get("whoami");
