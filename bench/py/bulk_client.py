@@ -1,5 +1,5 @@
 # The aiohttp client of the bulk benchmark (Debian's python3-aiohttp, under /usr/bin/python3):
-# `concurrency` callers read `url` with `await resp.read()` for `ms` milliseconds after a warm-up,
+# `concurrency` callers read `url` with `await resp.read()` (`resp.json()` for a .json URL) for `ms` milliseconds after a warm-up,
 # then one JSON line with the same fields as bulk-client.ts prints.
 #   /usr/bin/python3 bench/py/bulk_client.py <url> <concurrency> <ms>
 import asyncio
@@ -12,6 +12,8 @@ import aiohttp
 
 
 async def main(url: str, concurrency: int, ms: int) -> None:
+    # A JSON scenario: every client parses the body.
+    parses_json = url.endswith(".json")
     connector = aiohttp.TCPConnector(limit=concurrency, keepalive_timeout=60)
     async with aiohttp.ClientSession(connector=connector, auto_decompress=True) as session:
 
@@ -24,7 +26,11 @@ async def main(url: str, concurrency: int, ms: int) -> None:
                 nonlocal requests, size
                 while time.perf_counter() < end:
                     async with session.get(url) as resp:
-                        size += len(await resp.read())
+                        if parses_json:
+                            await resp.json()
+                            size += resp.content.total_bytes
+                        else:
+                            size += len(await resp.read())
                     requests += 1
 
             await asyncio.gather(*(worker() for _ in range(concurrency)))

@@ -11,12 +11,15 @@ import { join } from "node:path";
 import { pipeline } from "node:stream/promises";
 import { TCPConnector } from "@x/connector";
 import { ClientSession } from "@x/session";
-import { Agent, request } from "undici";
+import { Agent, interceptors, request } from "undici";
 
 const [name = "", url = "", concurrencyText = "1", msText = "3000"] = process.argv.slice(2);
 const concurrency = Number(concurrencyText);
 const ms = Number(msText);
 const target = new URL(url);
+/** A JSON scenario: every client parses the body. A gzip one: every client decompresses it. */
+const parsesJson = target.pathname.endsWith(".json");
+const gzipped = target.pathname.endsWith(".gz");
 
 type Client = () => Promise<number>;
 
@@ -82,13 +85,17 @@ async function make(): Promise<{ client: Client; close(): Promise<void> | void }
     new ClientSession({ connector: new TCPConnector({ limit: concurrency, keepaliveTimeout: 60_000 }) });
   switch (name) {
     case "undici.request": {
-      const dispatcher = agent();
+      const base = agent();
+      // What an undici user writes: body.json() for JSON; the decompress interceptor for gzip.
+      const dispatcher = parsesJson || !gzipped ? base : base.compose(interceptors.decompress());
       return {
         client: async () => {
           const res = await request(url, { dispatcher });
-          return (await res.body.arrayBuffer()).byteLength;
+          if (!parsesJson) return (await res.body.arrayBuffer()).byteLength;
+          await res.body.json();
+          return Number(res.headers["content-length"]);
         },
-        close: () => dispatcher.close(),
+        close: () => base.close(),
       };
     }
     case "node:http": {
@@ -106,6 +113,29 @@ async function make(): Promise<{ client: Client; close(): Promise<void> | void }
               .end();
           }),
         close: () => httpAgent.destroy(),
+      };
+    }
+    case "node:http to a file": {
+      const httpAgent = new HttpAgent({ keepAlive: true, maxSockets: concurrency });
+      const dir = mkdtempSync(join(tmpdir(), "x-bulk-"));
+      let n = 0;
+      return {
+        client: () =>
+          new Promise<number>((resolve, reject) => {
+            httpRequest(url, { agent: httpAgent }, (res) => {
+              const file = join(dir, `f${n++ % concurrency}`);
+              pipeline(res, createWriteStream(file)).then(
+                () => resolve(Number(res.headers["content-length"])),
+                reject,
+              );
+            })
+              .on("error", reject)
+              .end();
+          }),
+        close: () => {
+          httpAgent.destroy();
+          rmSync(dir, { recursive: true, force: true });
+        },
       };
     }
     case "raw floor":

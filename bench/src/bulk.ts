@@ -3,12 +3,11 @@
 //   pnpm bench:bulk [-- --ms 3000 --rounds 3 --only "1 MiB"]
 // Prints a table per scenario with ratios to undici.request and writes bench/results/bulk.json.
 import { spawn } from "node:child_process";
-import { mkdirSync, writeFileSync } from "node:fs";
-import { cpus } from "node:os";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { gzipSync } from "node:zlib";
 import { startNginx } from "@x/fixtures";
+import { saveRun } from "./harness.js";
 
 const { values } = parseArgs({
   allowPositionals: true,
@@ -69,12 +68,18 @@ const scenarios: Scenario[] = [
     title: "1 MiB, concurrency 8, other ways to read",
     path: "/1m",
     concurrency: 8,
-    clients: ["undici.request", "node:http", "@x/session for await", "@x/session to a file"],
+    clients: [
+      "undici.request",
+      "node:http",
+      "@x/session for await",
+      "node:http to a file",
+      "@x/session to a file",
+    ],
     unit: "MiB/s",
   },
   { title: "64 MiB, concurrency 1", path: "/64m", concurrency: 1, clients: base, unit: "MiB/s" },
   {
-    title: "8 MiB JSON, concurrency 4",
+    title: "6 MiB JSON, parsed, concurrency 4",
     path: "/data.json",
     concurrency: 4,
     clients: ["undici.request", "aiohttp", "@x/session json()", "@x/session text()"],
@@ -165,9 +170,4 @@ for (const scenario of scenarios) {
 }
 await nginx.close();
 
-const results = fileURLToPath(new URL("../results/", import.meta.url));
-mkdirSync(results, { recursive: true });
-writeFileSync(
-  `${results}bulk.json`,
-  `${JSON.stringify({ date: new Date().toISOString().slice(0, 10), machine: `${cpus().length} × ${cpus()[0]?.model ?? "cpu"}`, node: process.version, ms, rounds, scenarios: all }, null, 2)}\n`,
-);
+saveRun("bulk", { ms, rounds, scenarios: all });

@@ -111,13 +111,18 @@ const tables: SavedTable[] = [];
  * and the Node version of the run (what `pnpm bench:chart` draws from).
  */
 export function save(name: string): void {
+  saveRun(name, { tables });
+}
+
+/** Writes `bench/results/<name>.json`: `data` with the date, the machine and Node's version. */
+export function saveRun(name: string, data: object): void {
   const dir = fileURLToPath(new URL("../results/", import.meta.url));
   mkdirSync(dir, { recursive: true });
   const run = {
     date: new Date().toISOString().slice(0, 10),
     machine: `${cpus().length} × ${cpus()[0]?.model.trim() ?? "cpu"}`,
     node: process.version,
-    tables,
+    ...data,
   };
   writeFileSync(`${dir}${name}.json`, `${JSON.stringify(run, null, 2)}\n`);
 }

@@ -7,6 +7,7 @@ import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { wsConnect } from "@x/websocket";
 import { WebSocket } from "ws";
+import { saveRun } from "./harness.js";
 
 const { values } = parseArgs({
   allowPositionals: true,
@@ -93,6 +94,7 @@ async function throughput(peer: Peer, payload: Buffer, window = 64): Promise<num
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? 0;
 
+const cases: Array<{ case: string; rawWs: number; x: number; ratio: number }> = [];
 console.log(`${"case".padEnd(34)}${"raw ws".padStart(12)}${"@x".padStart(12)}${"@x / ws".padStart(10)}`);
 for (const size of [16, 64 * 1024]) {
   const payload = Buffer.alloc(size, 7);
@@ -114,9 +116,11 @@ for (const size of [16, 64 * 1024]) {
     }
     const a = median(results.raw!);
     const b = median(results.ours!);
+    cases.push({ case: `${size === 16 ? "16 B" : "64 KiB"} ${label}`, rawWs: a, x: b, ratio: b / a });
     console.log(
       `${`${size === 16 ? "16 B" : "64 KiB"} ${label}`.padEnd(34)}${a.toFixed(0).padStart(12)}${b.toFixed(0).padStart(12)}${(b / a).toFixed(3).padStart(10)}`,
     );
   }
 }
 child.kill();
+saveRun("websocket", { rounds, ms, cases });

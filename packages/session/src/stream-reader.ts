@@ -4,6 +4,8 @@ import { ClientPayloadError, ClientStateError, InvalidArgumentError } from "@x/e
 const EMPTY = Buffer.alloc(0);
 /** Bodies up to this length are collected in one Buffer by `read()` (a bigger Content-Length may lie). */
 const MAX_COLLECT = 512 * 1024 * 1024;
+/** ... and only bodies longer than one socket read (64 KiB): a shorter one usually arrives whole. */
+const MIN_COLLECT = 64 * 1024;
 
 /**
  * A response body as it arrives (aiohttp's `StreamReader`, `resp.content`): read it all, by
@@ -207,7 +209,9 @@ export class StreamReader implements AsyncIterable<Buffer> {
   /** Moves what is buffered into one Buffer of the expected length, which `feed` fills from now on. */
   #startCollecting(): void {
     const expected = this.#expected;
-    if (expected === undefined || this.#collect || this.#size > expected) return;
+    // A body that has all arrived, or fits one socket read, is returned as it came: no copy at all.
+    if (expected === undefined || expected <= MIN_COLLECT || this.#eof || this.#collect) return;
+    if (this.#size > expected) return;
     const collect = Buffer.allocUnsafe(expected);
     let filled = 0;
     for (const chunk of this.#chunks) filled += chunk.copy(collect, filled);
@@ -346,9 +350,37 @@ export class StreamReader implements AsyncIterable<Buffer> {
     );
   }
 
-  /** The rest of the body as a Node `Readable`. */
+  /**
+   * The rest of the body as a Node `Readable`: each read hands over every piece already buffered
+   * (no promise per piece), and waits only when nothing is. Destroying it leaves the body unread.
+   */
   toNodeReadable(): Readable {
-    return Readable.from(this.iterAny(), { objectMode: false });
+    let waiting = false;
+    const pump = (stream: Readable): void => {
+      if (waiting) return;
+      try {
+        this.#check();
+        while (this.#size > 0) {
+          if (!stream.push(this.#take(this.#chunks[0]!.length))) return;
+        }
+        if (this.#eof) {
+          stream.push(null);
+          return;
+        }
+        waiting = true;
+        this.#wait().then(() => {
+          waiting = false;
+          if (!stream.destroyed) pump(stream);
+        });
+      } catch (err) {
+        stream.destroy(err as Error);
+      }
+    };
+    return new Readable({
+      read() {
+        pump(this);
+      },
+    });
   }
 
   // ── internals ───────────────────────────────────────────────────────

@@ -102,6 +102,36 @@ describe("StreamReader", () => {
     expect(Buffer.concat(chunks).toString()).toBe("web and node");
   });
 
+  it("toNodeReadable() carries a large body whole to a slow writer, and fails with the body's error", async () => {
+    const body = Buffer.alloc(3 * 1024 * 1024);
+    for (let i = 0; i < body.length; i++) body[i] = (i * 7) % 256;
+    await using srv = await startHttpServer((_req, res) => res.end(body));
+    await using session = new ClientSession({ readBufsize: 16 * 1024 });
+    const chunks: Buffer[] = [];
+    await pipeline(
+      (await session.get(srv.url())).content.toNodeReadable(),
+      new Writable({
+        highWaterMark: 1024,
+        write(c, _e, cb) {
+          chunks.push(c);
+          setImmediate(cb);
+        },
+      }),
+    );
+    expect(Buffer.concat(chunks).equals(body)).toBe(true);
+
+    // The server promises 100 bytes and sends 10: the stream errors with ClientPayloadError.
+    await using cut = await startRawServer(async (conn) => {
+      await conn.readHead();
+      await conn.end("HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n0123456789");
+    });
+    const failed = await pipeline(
+      (await session.get(cut.url())).content.toNodeReadable(),
+      new Writable({ write: (_c, _e, cb) => cb() }),
+    ).catch((e: unknown) => e);
+    expect(failed).toBeInstanceOf(ClientPayloadError);
+  });
+
   it("a second read while one waits is a ClientStateError", async () => {
     await using srv = await dripServer(["late"], 50);
     await using session = new ClientSession();
