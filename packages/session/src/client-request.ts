@@ -30,8 +30,7 @@ export class ClientRequest {
   autoDecompress: boolean;
   /** Read bodies delimited only by the connection closing. */
   readUntilEof: boolean;
-  /** Aborted when the call fails (total timeout, the caller's signal): for middlewares that wait. */
-  readonly signal: AbortSignal;
+  readonly #signal: () => AbortSignal;
   /** Ask the server to close the connection after the response (HTTP/1.0 semantics). */
   closeConnection: boolean;
   /**
@@ -55,7 +54,8 @@ export class ClientRequest {
     readUntilEof: boolean;
     closeConnection: boolean;
     rawTarget?: string | undefined;
-    signal: AbortSignal;
+    /** The call's signal, made on first use. */
+    signal: () => AbortSignal;
   }) {
     this.method = init.method;
     this.url = init.url;
@@ -70,7 +70,12 @@ export class ClientRequest {
     this.readUntilEof = init.readUntilEof;
     this.closeConnection = init.closeConnection;
     this.rawTarget = init.rawTarget;
-    this.signal = init.signal;
+    this.#signal = init.signal;
+  }
+
+  /** Aborted when the call fails (total timeout, the caller's signal): for middlewares that wait. */
+  get signal(): AbortSignal {
+    return this.#signal();
   }
 
   /** True for methods RFC 9110 calls idempotent (GET, HEAD, OPTIONS, TRACE, PUT, DELETE, QUERY). */

@@ -150,7 +150,15 @@ export class RequestCall {
   #cleaned = false;
   #startUrl: URL | undefined;
   #startHeaders: Headers | undefined;
-  readonly #abort = new AbortController();
+  /** Made when something asks for the call's signal (a middleware, a retry's sleep): most calls never do. */
+  #abort: AbortController | undefined;
+  readonly #signal = (): AbortSignal => {
+    if (!this.#abort) {
+      this.#abort = new AbortController();
+      if (this.#failure) this.#abort.abort(this.#failure);
+    }
+    return this.#abort.signal;
+  };
   /** The call's traces, when the session has TraceConfigs. */
   readonly traces: RequestTraces | undefined;
   readonly uploadProgress: RequestOptions["onUploadProgress"];
@@ -245,7 +253,7 @@ export class RequestCall {
   #fail(err: Error): void {
     if (this.#failure || this.#cleaned) return;
     this.#failure = err;
-    this.#abort.abort(err);
+    this.#abort?.abort(err);
     const final = this.#final?.deref();
     if (final) final.fail(err);
     else this.#current?.abort(err);
@@ -325,7 +333,7 @@ export class RequestCall {
           readUntilEof: o.readUntilEof ?? true,
           closeConnection: cfg.http10,
           rawTarget,
-          signal: this.#abort.signal,
+          signal: this.#signal,
         });
         this.#current = undefined;
         try {

@@ -62,6 +62,43 @@ describe("middlewares", () => {
     ]);
   });
 
+  it("req.signal aborts with the call's error: while a middleware waits on it, and when first read after the call failed", async () => {
+    await using srv = await startHttpServer(echo);
+    await using session = new ClientSession();
+    // A middleware waiting for the signal: the total timeout aborts it.
+    let seen: unknown;
+    const waits: ClientMiddleware = (req) =>
+      new Promise((_resolve, reject) => {
+        req.signal.addEventListener("abort", () => {
+          seen = req.signal.reason;
+          reject(req.signal.reason);
+        });
+      });
+    const timedOut = await session
+      .get(srv.url(), { middlewares: [waits], timeout: { total: 50 } })
+      .catch((e: unknown) => e);
+    expect(timedOut).toBeInstanceOf(TotalTimeoutError);
+    expect(seen).toBe(timedOut);
+
+    // A middleware that looks at the signal only after the call failed finds it aborted.
+    const caller = new AbortController();
+    let after: AbortSignal | undefined;
+    const late: ClientMiddleware = async (req, next) => {
+      caller.abort(new Error("caller gave up"));
+      try {
+        return await next(req);
+      } finally {
+        after = req.signal;
+      }
+    };
+    const failed = await session
+      .get(srv.url(), { middlewares: [late], signal: caller.signal })
+      .catch((e: unknown) => e);
+    expect((failed as Error).message).toBe("caller gave up");
+    expect(after?.aborted).toBe(true);
+    expect(after?.reason).toBe(failed);
+  });
+
   it("per-request middlewares replace the session's; [] runs none", async () => {
     await using srv = await startHttpServer(echo);
     let calls = 0;
