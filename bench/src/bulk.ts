@@ -100,7 +100,15 @@ function runOnce(client: string, url: string, concurrency: number): Promise<Samp
       ? ["/usr/bin/python3", [fileURLToPath(new URL("../py/bulk_client.py", import.meta.url)), url]]
       : [
           process.execPath,
-          ["--import", "tsx", fileURLToPath(new URL("./bulk-client.ts", import.meta.url)), client, url],
+          [
+            // undici's decompress interceptor announces itself as experimental on every start.
+            "--disable-warning=ExperimentalWarning",
+            "--import",
+            "tsx",
+            fileURLToPath(new URL("./bulk-client.ts", import.meta.url)),
+            client,
+            url,
+          ],
         ];
   return new Promise((resolve, reject) => {
     const child = spawn(cmd, [...args, String(concurrency), String(ms)], {

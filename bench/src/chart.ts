@@ -32,7 +32,7 @@ if (existsSync(`${dir}session.json`)) {
     const base = table.results.find((r) => r.name === table.baseline);
     if (!base) continue;
     groups.push({
-      title: table.title.replace(/ \(.*\)$/, ""),
+      title: table.title.replace(/ \([^()]*\)$/, ""),
       bars: table.results.map((r) => ({ client: r.name, ratio: r.rps / base.rps })),
     });
   }
