@@ -1,111 +1,12 @@
 import { gzipSync } from "node:zlib";
-import { closedPort, readBody, router, sleep, startHttpServer, startRawServer } from "@x/fixtures";
-import { Agent, type Dispatcher, errors, interceptors, request } from "undici";
+import { closedPort, readBody, router, startHttpServer, startRawServer } from "@x/fixtures";
+import { type Dispatcher, interceptors, request } from "undici";
 import { describe, expect, it } from "vitest";
-import { TCPConnector } from "../src/index.js";
+import { both, compare, fetchText, type RequestOptions } from "./compare.js";
 
 // Every interceptor undici 7 ships, composed onto a TCPConnector, behaves as it does on undici's
 // own Agent: each test runs one scenario on a fresh Agent and on a fresh TCPConnector and expects
 // both to give the result undici documents.
-
-type Name = "Agent" | "TCPConnector";
-type Results<T> = Record<Name, T>;
-
-const dispatchers: ReadonlyArray<readonly [Name, () => Dispatcher]> = [
-  ["Agent", () => new Agent()],
-  ["TCPConnector", () => new TCPConnector()],
-];
-
-/** What `compare` must return for the test to pass: the same `expected` from both dispatchers. */
-function both<T>(expected: T): Results<T> {
-  return { Agent: expected, TCPConnector: expected };
-}
-
-/**
- * Runs `scenario` on a fresh Agent, then on a fresh TCPConnector (each destroyed afterwards), and
- * returns what each run returned. A run fails the test, naming its dispatcher, when it throws,
- * raises an uncaught exception or an unhandled rejection, or has no outcome within `ms`.
- */
-async function compare<T>(scenario: (dispatcher: Dispatcher) => Promise<T>, ms = 2000): Promise<Results<T>> {
-  const results: Partial<Results<T>> = {};
-  for (const [name, make] of dispatchers) results[name] = await run(name, make(), scenario, ms);
-  return results as Results<T>;
-}
-
-async function run<T>(
-  name: Name,
-  dispatcher: Dispatcher,
-  scenario: (dispatcher: Dispatcher) => Promise<T>,
-  ms: number,
-): Promise<T> {
-  let fail: (err: Error) => void = () => {};
-  const failed = new Promise<never>((_resolve, reject) => {
-    fail = reject;
-  });
-  const onUncaught = (err: unknown) => fail(new Error(`${name}: uncaught ${String(err)}`, { cause: err }));
-  process.on("uncaughtException", onUncaught);
-  process.on("unhandledRejection", onUncaught);
-  const timer = setTimeout(() => fail(new Error(`${name}: no outcome within ${ms} ms`)), ms);
-  const outcome = scenario(dispatcher);
-  try {
-    const result = await Promise.race([outcome, failed]);
-    // A callback that throws after the outcome (from a microtask, say) still fails the run.
-    await Promise.race([sleep(10), failed]);
-    return result;
-  } catch (err) {
-    if (err instanceof Error && err.message.startsWith(`${name}: `)) throw err;
-    throw new Error(`${name}: ${String(err)}`, { cause: err });
-  } finally {
-    clearTimeout(timer);
-    await dispatcher.destroy().catch(() => {});
-    // A run cut short still disposes of its servers once the dispatcher is gone.
-    await Promise.race([outcome.catch(() => {}), sleep(1000)]);
-    process.off("uncaughtException", onUncaught);
-    process.off("unhandledRejection", onUncaught);
-  }
-}
-
-interface Reply {
-  status: number;
-  body: string;
-}
-
-interface Failure {
-  /** The class name; undici's own classes (by identity) as `undici.Name`. */
-  error: string;
-  code?: string;
-  syscall?: string;
-  statusCode?: number;
-  body?: unknown;
-}
-
-function failure(err: unknown): Failure {
-  if (!(err instanceof Error)) return { error: `non-error ${String(err)}` };
-  const e = err as Error & { code?: unknown; syscall?: unknown; statusCode?: unknown; body?: unknown };
-  const undiciName = Object.entries(errors).find(([, cls]) => e.constructor === cls)?.[0];
-  const out: Failure = { error: undiciName ? `undici.${undiciName}` : e.constructor.name };
-  if (typeof e.code === "string") out.code = e.code;
-  if (typeof e.syscall === "string") out.syscall = e.syscall;
-  if (typeof e.statusCode === "number") out.statusCode = e.statusCode;
-  if (e.body !== undefined) out.body = e.body;
-  return out;
-}
-
-type RequestOptions = NonNullable<Parameters<typeof request>[1]>;
-
-/** `undici.request` through `dispatcher`: the reply, or how the request or its body failed. */
-async function fetchText(
-  dispatcher: Dispatcher,
-  url: string,
-  options: RequestOptions = {},
-): Promise<Reply | Failure> {
-  try {
-    const res = await request(url, { ...options, dispatcher });
-    return { status: res.statusCode, body: await res.body.text() };
-  } catch (err) {
-    return failure(err);
-  }
-}
 
 /** An interceptor that records the origin of every dispatch reaching the layer below it. */
 function counting(origins: string[]): Dispatcher.DispatcherComposeInterceptor {
