@@ -94,6 +94,7 @@ for (const g of groups) {
 const height = y + 10;
 const one = x(1).toFixed(1);
 const svg = `<svg xmlns="http://www.w3.org/2000/svg" width="${labelWidth + plotWidth + 60}" height="${height}" font-family="sans-serif" font-size="11">
+<title>Throughput of @x/session and other clients relative to undici.request</title>
 <rect width="100%" height="100%" fill="white"/>
 <text x="8" y="18" font-size="13" font-weight="bold">Throughput relative to undici.request (higher is better)</text>
 <text x="8" y="32" fill="#475569">${escapeXml(caption)}; pnpm bench:session and pnpm bench:bulk</text>
