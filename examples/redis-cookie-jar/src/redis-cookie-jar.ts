@@ -33,13 +33,20 @@ for i = 1, #KEYS, 2 do
   local index, key = KEYS[i], KEYS[i + 1]
   local n = (i - 1) * 2
   local op, value, at, insecure = ARGV[n + 1], ARGV[n + 2], tonumber(ARGV[n + 3]), ARGV[n + 4] == '1'
-  local old = insecure and redis.call('GET', key)
-  if old and cjson.decode(old).secure then
+  local old = redis.call('GET', key)
+  old = old and cjson.decode(old)
+  if insecure and old and old.secure then
     -- an insecure origin may neither overwrite nor delete a Secure cookie
   elseif op == 'del' then
     redis.call('DEL', key)
     redis.call('SREM', index, key)
   else
+    if old and old.created then
+      -- a replaced cookie keeps its creation time, and with it its place in the Cookie header
+      local new = cjson.decode(value)
+      new.created = old.created
+      value = cjson.encode(new)
+    end
     if at > 0 then redis.call('SET', key, value, 'PXAT', at) else redis.call('SET', key, value) end
     local added = redis.call('SADD', index, key) == 1
     local indexAt = redis.call('PEXPIRETIME', index)
@@ -56,6 +63,13 @@ return 1
 
 interface StoredCookie extends Omit<CookieRecord, "expires"> {
   readonly expires: number | null;
+  /**
+   * When it was first stored: ms since the epoch and its place in the response, as a string that
+   * sorts in time order (a string, so that the Lua script's JSON re-encoding keeps every digit).
+   * Cookies of equal path go into the Cookie header oldest first (RFC 6265 §5.4), which the order
+   * of a Redis set would not give.
+   */
+  readonly created?: string;
 }
 
 /**
@@ -97,12 +111,17 @@ export class RedisCookieJar implements AbstractCookieJar {
     const keys: string[] = [];
     const args: string[] = [];
     const insecure = responseUrl !== undefined && !isSecureOrigin(responseUrl, this.#rules) ? "1" : "0";
+    const now = String(Date.now()).padStart(15, "0");
     for (const header of headers) {
       const c = storableCookie(header, responseUrl, this.#rules);
       if (!c) continue;
       const at = c.expires?.getTime() ?? 0;
       const gone = c.expires !== null && at <= Date.now();
-      const stored: StoredCookie = { ...c, expires: c.expires ? at : null };
+      const stored: StoredCookie = {
+        ...c,
+        expires: c.expires ? at : null,
+        created: `${now}:${String(keys.length).padStart(8, "0")}`,
+      };
       keys.push(this.#indexKey(c.domain), this.#cookieKey(c));
       args.push(gone ? "del" : "set", JSON.stringify(stored), String(gone ? 0 : at), insecure);
     }
@@ -206,13 +225,14 @@ export class RedisCookieJar implements AbstractCookieJar {
         await multi.exec();
       });
     }
-    const out: CookieRecord[] = [];
-    for (const value of values) {
-      if (value === null) continue;
-      const stored = JSON.parse(value) as StoredCookie;
-      out.push({ ...stored, expires: stored.expires === null ? null : new Date(stored.expires) });
-    }
-    return out;
+    const stored: StoredCookie[] = [];
+    for (const value of values) if (value !== null) stored.push(JSON.parse(value) as StoredCookie);
+    // Oldest first: selectCookies's sort by path and domain is stable, so equal ones keep this order.
+    stored.sort((a, b) => ((a.created ?? "") < (b.created ?? "") ? -1 : a.created === b.created ? 0 : 1));
+    return stored.map(({ created: _, ...c }) => ({
+      ...c,
+      expires: c.expires === null ? null : new Date(c.expires),
+    }));
   }
 
   /** Runs a Redis operation, turning its failures into this toolkit's errors. */

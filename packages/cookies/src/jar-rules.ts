@@ -112,7 +112,8 @@ export function storableCookie(
  * (host-only exactly, others with subdomains), its path, and Secure only over https, wss or an
  * origin treated as secure; IP hosts only with `unsafe` (shared cookies go everywhere). Name →
  * cookie, the most specific path first and only the first of each name, values quoted as Python
- * does unless `quoteCookie: false`.
+ * does unless `quoteCookie: false`. Cookies of equal path keep the order given: give them oldest
+ * first (a replaced cookie in its old place), as RFC 6265 §5.4 and `CookieJar` send them.
  */
 export function selectCookies(
   cookies: Iterable<CookieRecord>,

@@ -67,8 +67,9 @@ class RulesJar implements AbstractCookieJar {
       const id = `${c.domain};${c.path};${c.name}`;
       const insecure = responseUrl !== undefined && !isSecureOrigin(responseUrl, this.#rules);
       if (insecure && this.#cookies.get(id)?.secure) continue;
-      this.#cookies.delete(id);
+      // Map.set keeps a replaced cookie's place: selectCookies sends cookies in the order given.
       if (c.expires === null || c.expires.getTime() > Date.now()) this.#cookies.set(id, c);
+      else this.#cookies.delete(id);
     }
   }
   filterCookies(requestUrl: URL): Map<string, CookieRecord> {

@@ -270,6 +270,17 @@ export function testCookieJar(
           expect([...found.keys()]).toEqual(["n", "m"]);
           expect(found.get("n")?.value).toBe("deep");
         });
+
+        it("sends cookies of one path oldest first; a cookie set again keeps its place", async () => {
+          const jar = await make();
+          const url = "http://app.example.com/";
+          await store(jar, ["z=1; Path=/", "y=1; Path=/", "x=1; Path=/"], url);
+          await store(jar, ["w=1; Path=/"], url);
+          await store(jar, ["z=2; Path=/", "v=1; Path=/"], url);
+          const found = await sent(jar, url);
+          expect([...found.keys()]).toEqual(["z", "y", "x", "w", "v"]);
+          expect(found.get("z")?.value).toBe("2");
+        });
       });
 
     if (has.domains)
