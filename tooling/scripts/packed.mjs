@@ -61,7 +61,13 @@ function record(name, ok, detail = "") {
 
 function run(cmd, args, cwd, input) {
   const res = spawnSync(cmd, args, { cwd, encoding: "utf8", input, env: { ...process.env, NO_COLOR: "1" } });
-  return { ok: res.status === 0, out: `${res.stdout ?? ""}${res.stderr ?? ""}`.trim() };
+  // `stdout` alone for answers that are parsed: npm warns on stderr (under `pnpm test:all` it warns
+  // about every npm_config_* variable pnpm sets).
+  return {
+    ok: res.status === 0,
+    stdout: (res.stdout ?? "").trim(),
+    out: `${res.stdout ?? ""}${res.stderr ?? ""}`.trim(),
+  };
 }
 const tail = (text) => text.split("\n").slice(-15).join("\n");
 
@@ -286,7 +292,7 @@ function spawnCollect(cmd, args, cwd, { timeout = 300_000, env = {} } = {}) {
 /** The binary of npm's `node@<major>` package (fetched once by npx, then cached). */
 function nodeBinary(major) {
   const res = run("npx", ["-y", "-p", `node@${major}`, "node", "-p", "process.execPath"], work);
-  const path = res.out.split("\n").pop();
+  const path = res.stdout.split("\n").pop();
   if (!res.ok || !path?.startsWith("/")) throw new Error(`npx -p node@${major} failed:\n${tail(res.out)}`);
   return path;
 }
@@ -362,7 +368,7 @@ if (want("undici8")) {
           walk(info.dependencies, path ? `${path} > ${name}` : name);
         }
       };
-      walk(JSON.parse(res.out.slice(res.out.indexOf("{"))).dependencies, "");
+      walk(JSON.parse(res.stdout).dependencies, "");
       const ok = found.length > 0 && found.every((f) => f.startsWith("8."));
       return { ok, detail: `${[...new Set(found)].join("; ")}${res.ok ? "" : `; npm ls: ${tail(res.out)}`}` };
     });
