@@ -20,6 +20,9 @@ export type ConnectionState = "acquired" | "idle" | "detached" | "closed";
  * A connection counts against `limit` and `limitPerHost` from the moment it is acquired (while it
  * is still being opened, too) until it is released, closed or detached.
  */
+/** Counts connections going idle, over every pool: the order of {@link Connection.idleSeq}. */
+let idleSeq = 0;
+
 export class Connection {
   /** The pool key the connection belongs to. */
   readonly key: PoolKey;
@@ -29,6 +32,7 @@ export class Connection {
   #socketUses = 0;
   #client: Client | undefined;
   #idleSince = 0;
+  #idleSeq = 0;
   #upgraded = false;
   #h2 = false;
   #streams = 0;
@@ -89,12 +93,20 @@ export class Connection {
       clearTimeout(this.#idleTimer);
       this.#idleTimer = undefined;
     }
-    if (state === "idle") this.#idleSince = Date.now();
+    if (state === "idle") {
+      this.#idleSince = Date.now();
+      this.#idleSeq = ++idleSeq;
+    }
   }
 
   /** @internal When the connection last became idle (ms since the epoch). */
   get idleSince(): number {
     return this.#idleSince;
+  }
+
+  /** Orders idle connections by when they went idle, exactly (idleSince has ms resolution). */
+  get idleSeq(): number {
+    return this.#idleSeq;
   }
 
   /** @internal Closes the connection when it has been idle too long (a raw socket's own timer). */

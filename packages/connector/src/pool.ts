@@ -35,6 +35,9 @@ export interface PoolHooks {
   idle(conn: Connection): void;
 }
 
+/** Past this many keys in the idle map, a key's emptied idle list is removed. */
+const MAX_EMPTY_LISTS = 64;
+
 interface Entry {
   readonly waiter: PoolWaiter;
   readonly seq: number;
@@ -72,10 +75,12 @@ export class Pool implements ConnectionOwner {
   readonly #hooks: PoolHooks;
   readonly #acquired = new Set<Connection>();
   readonly #acquiredPerKey = new Map<string, number>();
-  /** Idle connections per key, oldest first. */
+  /**
+   * Idle connections per key, oldest first. A key's list stays in the map when it empties (unless
+   * the map holds many keys): one origin's requests then cost no map insertion and deletion each.
+   */
   readonly #idle = new Map<string, Connection[]>();
-  /** Every idle connection, least recently released first. */
-  readonly #idleOrder = new Set<Connection>();
+  #idleCount = 0;
   readonly #waiting = new Map<string, Queue>();
   readonly #entries = new WeakMap<PoolWaiter, Entry>();
   #waitingCount = 0;
@@ -94,7 +99,7 @@ export class Pool implements ConnectionOwner {
 
   /** Idle keep-alive connections. */
   get idleCount(): number {
-    return this.#idleOrder.size;
+    return this.#idleCount;
   }
 
   /** Requests waiting for a connection. */
@@ -173,7 +178,7 @@ export class Pool implements ConnectionOwner {
       const list = this.#idle.get(conn.key.id);
       if (list) list.push(conn);
       else this.#idle.set(conn.key.id, [conn]);
-      this.#idleOrder.add(conn);
+      this.#idleCount++;
       this.#hooks.idle(conn);
     }
     this.#drain();
@@ -212,9 +217,9 @@ export class Pool implements ConnectionOwner {
     }
     this.#waiting.clear();
     this.#waitingCount = 0;
-    const all = [...this.#idleOrder, ...this.#acquired];
-    this.#idleOrder.clear();
+    const all = [...[...this.#idle.values()].flat(), ...this.#acquired];
     this.#idle.clear();
+    this.#idleCount = 0;
     this.#acquired.clear();
     this.#acquiredPerKey.clear();
     await Promise.all(all.map((conn) => this.#hooks.destroy(conn, err)));
@@ -234,12 +239,12 @@ export class Pool implements ConnectionOwner {
   #serve(waiter: PoolWaiter): void {
     const key = waiter.key;
     const idle = this.#idle.get(key.id);
-    if (idle) {
+    if (idle !== undefined && idle.length > 0) {
       const now = Date.now();
       for (let i = 0; i < idle.length; ) {
         const conn = idle[i]!;
         if (!conn.alive || now - conn.idleSince >= this.#settings.keepaliveTimeout) {
-          this.#removeIdle(conn);
+          this.#removeIdle(conn, i);
           this.#destroy(conn);
           continue;
         }
@@ -247,13 +252,7 @@ export class Pool implements ConnectionOwner {
           i++;
           continue;
         }
-        if (i === 0) {
-          idle.shift();
-          this.#idleOrder.delete(conn);
-          if (idle.length === 0) this.#idle.delete(key.id);
-        } else {
-          this.#removeIdle(conn);
-        }
+        this.#removeIdle(conn, i);
         this.#markAcquired(conn);
         waiter.grant(conn, true);
         return;
@@ -262,8 +261,8 @@ export class Pool implements ConnectionOwner {
     const { limit } = this.#settings;
     if (limit > 0) {
       // Keep open sockets within `limit`: make room by closing the longest-idle connection.
-      while (this.#acquired.size + this.#idleOrder.size >= limit) {
-        const oldest = this.#idleOrder.values().next().value;
+      while (this.#acquired.size + this.#idleCount >= limit) {
+        const oldest = this.#leastRecentlyUsed();
         if (!oldest) break;
         this.#removeIdle(oldest);
         this.#destroy(oldest);
@@ -291,13 +290,26 @@ export class Pool implements ConnectionOwner {
     return true;
   }
 
-  #removeIdle(conn: Connection): void {
-    this.#idleOrder.delete(conn);
+  /** Takes `conn` out of the idle lists (`at`: its index in its key's list, when known). */
+  #removeIdle(conn: Connection, at?: number): void {
     const list = this.#idle.get(conn.key.id);
     if (!list) return;
-    const i = list.indexOf(conn);
-    if (i >= 0) list.splice(i, 1);
-    if (list.length === 0) this.#idle.delete(conn.key.id);
+    const i = at ?? list.indexOf(conn);
+    if (i < 0) return;
+    if (i === 0) list.shift();
+    else list.splice(i, 1);
+    this.#idleCount--;
+    if (list.length === 0 && this.#idle.size > MAX_EMPTY_LISTS) this.#idle.delete(conn.key.id);
+  }
+
+  /** The idle connection, over every key, that went idle first. */
+  #leastRecentlyUsed(): Connection | undefined {
+    let oldest: Connection | undefined;
+    for (const list of this.#idle.values()) {
+      const first = list[0];
+      if (first && (!oldest || first.idleSeq < oldest.idleSeq)) oldest = first;
+    }
+    return oldest;
   }
 
   #destroy(conn: Connection): void {

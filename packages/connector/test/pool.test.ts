@@ -52,6 +52,27 @@ describe("limit and limitPerHost, counted by the server", () => {
     expect(connector.stats.idle).toBe(2);
   });
 
+  it("to make room, closes the connection used least recently, whichever host it belongs to", async () => {
+    await using a = await startHttpServer((_req, res) => res.end("a"));
+    await using b = await startHttpServer((_req, res) => res.end("b"));
+    await using c = await startHttpServer((_req, res) => res.end("c"));
+    await using connector = new TCPConnector({ limit: 2 });
+    await get(connector, a.url("/1"));
+    await get(connector, b.url("/1"));
+    // a's connection was idle first, but is used again: b's is now the least recently used.
+    await get(connector, a.url("/2"));
+    expect(a.stats.accepted).toBe(1);
+    await get(connector, c.url("/1"));
+    await until(() => b.stats.open === 0);
+    expect(a.stats.open).toBe(1);
+    expect(connector.stats).toEqual({ acquired: 0, idle: 2, waiting: 0 });
+    // Both survivors are still reused.
+    await get(connector, a.url("/3"));
+    await get(connector, c.url("/2"));
+    expect(a.stats.accepted).toBe(1);
+    expect(c.stats.accepted).toBe(1);
+  });
+
   it("is unlimited with limit 0", async () => {
     await using srv = await startHttpServer(slow(30));
     await using connector = new TCPConnector({ limit: 0 });
