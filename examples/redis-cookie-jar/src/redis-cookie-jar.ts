@@ -64,8 +64,8 @@ return 1
 interface StoredCookie extends Omit<CookieRecord, "expires"> {
   readonly expires: number | null;
   /**
-   * When it was first stored: ms since the epoch and its place in the response, as a string that
-   * sorts in time order (a string, so that the Lua script's JSON re-encoding keeps every digit).
+   * When it was first stored ({@link creationStamp}): a string that sorts in time order (a string,
+   * so that the Lua script's JSON re-encoding keeps every digit).
    * Cookies of equal path go into the Cookie header oldest first (RFC 6265 §5.4), which the order
    * of a Redis set would not give.
    */
@@ -111,7 +111,6 @@ export class RedisCookieJar implements AbstractCookieJar {
     const keys: string[] = [];
     const args: string[] = [];
     const insecure = responseUrl !== undefined && !isSecureOrigin(responseUrl, this.#rules) ? "1" : "0";
-    const now = String(Date.now()).padStart(15, "0");
     for (const header of headers) {
       const c = storableCookie(header, responseUrl, this.#rules);
       if (!c) continue;
@@ -120,7 +119,7 @@ export class RedisCookieJar implements AbstractCookieJar {
       const stored: StoredCookie = {
         ...c,
         expires: c.expires ? at : null,
-        created: `${now}:${String(keys.length).padStart(8, "0")}`,
+        created: creationStamp(),
       };
       keys.push(this.#indexKey(c.domain), this.#cookieKey(c));
       args.push(gone ? "del" : "set", JSON.stringify(stored), String(gone ? 0 : at), insecure);
@@ -249,6 +248,22 @@ export class RedisCookieJar implements AbstractCookieJar {
       });
     }
   }
+}
+
+let lastMs = 0;
+let inMs = 0;
+
+/**
+ * A creation time that sorts as text and grows strictly within this process, even for cookies
+ * stored in the same millisecond or a clock that steps back: ms since the epoch, then a counter.
+ */
+function creationStamp(): string {
+  const ms = Date.now();
+  if (ms > lastMs) {
+    lastMs = ms;
+    inMs = 0;
+  }
+  return `${String(lastMs).padStart(15, "0")}:${String(inMs++).padStart(8, "0")}`;
 }
 
 /** `host` and its parent domains (`a.b.example.com`, `b.example.com`, `example.com`, `com`); an IP alone. */
