@@ -14,9 +14,7 @@ function isNodeSystemError(value: unknown): boolean {
 
 /** The `TimeoutError` a `DOMException` reports, e.g. from `AbortSignal.timeout()`. */
 function isDomTimeout(value: unknown): boolean {
-  return (
-    typeof DOMException !== "undefined" && value instanceof DOMException && value.name === "TimeoutError"
-  );
+  return value instanceof DOMException && value.name === "TimeoutError";
 }
 
 /** Shape shared by every error the {@link OSError} trait matches. */

@@ -64,6 +64,20 @@ describe("ClientResponseError", () => {
     );
   });
 
+  it("treats 400 itself as a failed status, with or without a reason", () => {
+    const href = "http://example.test/a#top";
+    expect(new ClientResponseError(requestInfo, [], { status: 400, message: "Bad Request" }).message).toBe(
+      `Request failed with status code 400 (Bad Request): POST ${href}`,
+    );
+    expect(new ClientResponseError(requestInfo, [], { status: 400 }).message).toBe(
+      `Request failed with status code 400: POST ${href}`,
+    );
+    expect(new ClientResponseError(requestInfo, [], { status: 399, message: "Odd" }).message).toBe(
+      `Odd (status 399): POST ${href}`,
+    );
+    expect(new ClientResponseError(requestInfo, []).message).toBe(`Invalid response: POST ${href}`);
+  });
+
   it("defaults status to 0 and reason to empty", () => {
     const err = new TooManyRedirects(requestInfo, []);
     expect(err.status).toBe(0);
@@ -103,6 +117,16 @@ describe("ClientOSError and ClientConnectorError", () => {
     expect(custom.ssl).toEqual({ ca: "..." });
   });
 
+  it("defaults to plain TCP and quotes a cause that is not an Error", () => {
+    const err = new ClientConnectorError({ host: "h", port: 80, osError: "refused by policy" });
+    expect(err.ssl).toBe(false);
+    expect(err.message).toBe("Cannot connect to host h:80 ssl:false [refused by policy]");
+    expect(err.cause).toBe("refused by policy");
+    expect(new ClientConnectorError({ host: "h", port: 80, osError: 42 }).message).toBe(
+      "Cannot connect to host h:80 ssl:false [42]",
+    );
+  });
+
   it("takes a replacement message", () => {
     expect(new ClientConnectorError({ host: "h", port: 1, message: "custom text" }).message).toBe(
       "custom text",
@@ -113,6 +137,13 @@ describe("ClientOSError and ClientConnectorError", () => {
     const err = new ClientOSError("x", { cause: { code: "X_NOT_A_SYSTEM_CODE" } });
     expect(err.osCode).toBeUndefined();
     expect(err.errno).toBeUndefined();
+  });
+
+  it("keeps osCode only for a whole system code", () => {
+    expect(new ClientOSError("x", { cause: { code: "EPIPE" } }).osCode).toBe("EPIPE");
+    expect(new ClientOSError("x", { cause: { code: "EAI_AGAIN" } }).osCode).toBe("EAI_AGAIN");
+    expect(new ClientOSError("x", { cause: { code: "EPIPE: broken pipe" } }).osCode).toBeUndefined();
+    expect(new ClientOSError("x", { cause: { code: "Eperm" } }).osCode).toBeUndefined();
   });
 
   it("certificate errors keep the TLS code", () => {
@@ -135,6 +166,20 @@ describe("server errors", () => {
     expect(err.host).toBe("::1");
     expect(err.port).toBe(80);
     expect(new ConnectionTimeoutError().message).toBe("Connection timeout");
+  });
+
+  it("name a peer whose port is unknown by host alone", () => {
+    expect(new ServerDisconnectedError(undefined, { host: "h" }).message).toBe("Server disconnected (h)");
+    expect(new ServerDisconnectedError("gone", { host: "::1" }).message).toBe("gone ([::1])");
+    expect(new ServerDisconnectedError("gone", { port: 80 }).message).toBe("gone");
+  });
+
+  it("keep a message given by the caller", () => {
+    expect(new SocketTimeoutError("body stalled").message).toBe("body stalled");
+    expect(new ConnectionTimeoutError("pool wait").message).toBe("pool wait");
+    expect(new ServerTimeoutError("slow").message).toBe("slow");
+    expect(new ServerDisconnectedError("closed early").message).toBe("closed early");
+    expect(new SocketTimeoutError().message).toBe("Timeout on reading data from socket");
   });
 
   it("fingerprint mismatches show both digests", () => {
