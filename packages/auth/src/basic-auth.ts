@@ -11,9 +11,11 @@ function normalizeEncoding(encoding: string): BasicAuthEncoding {
   throw new InvalidArgumentError(`unsupported encoding ${JSON.stringify(encoding)}; use "latin1" or "utf-8"`);
 }
 
-function toBytes(text: string, encoding: BasicAuthEncoding, what: string): Buffer {
+function toBytes(text: string, encoding: BasicAuthEncoding): Buffer {
   if (encoding === "latin1" && /[^\x00-\xff]/.test(text)) {
-    throw new InvalidArgumentError(`${what} has characters latin1 cannot encode; use encoding "utf-8"`);
+    throw new InvalidArgumentError(
+      'the credentials has characters latin1 cannot encode; use encoding "utf-8"',
+    );
   }
   return Buffer.from(text, encoding === "latin1" ? "latin1" : "utf8");
 }
@@ -31,6 +33,7 @@ export class BasicAuth implements Auth {
   readonly login: string;
   readonly password: string;
   readonly encoding: BasicAuthEncoding;
+  readonly #header: string;
 
   constructor(login: string, password = "", encoding: string = "latin1") {
     checkHeaderSafe("login", login);
@@ -40,12 +43,12 @@ export class BasicAuth implements Auth {
     this.password = password;
     this.encoding = normalizeEncoding(encoding);
     // Fail now, not at the first request, when the encoding cannot hold the credentials.
-    toBytes(`${login}:${password}`, this.encoding, "the credentials");
+    this.#header = `Basic ${toBytes(`${login}:${password}`, this.encoding).toString("base64")}`;
   }
 
   /** `Basic <base64(login:password)>`. */
   encode(): string {
-    return `Basic ${toBytes(`${this.login}:${this.password}`, this.encoding, "the credentials").toString("base64")}`;
+    return this.#header;
   }
 
   /**
@@ -57,7 +60,8 @@ export class BasicAuth implements Auth {
       throw new InvalidArgumentError("the Authorization header must be a string");
     const match = /^\s*(\S+)\s+(\S+)\s*$/.exec(authHeader);
     if (!match) throw new InvalidArgumentError("could not parse the Authorization header");
-    const [, scheme = "", token = ""] = match;
+    const scheme = match[1]!;
+    const token = match[2]!;
     if (scheme.toLowerCase() !== "basic")
       throw new InvalidArgumentError(`unknown authorization method ${scheme}`);
     if (!/^[A-Za-z0-9+/]*={0,2}$/.test(token) || token.length % 4 === 1) {

@@ -15,7 +15,7 @@ export function parseChallenges(values: Iterable<string>): ParsedChallenge[] {
   for (const text of values) {
     let i = 0;
     const skip = () => {
-      while (i < text.length && (text[i] === " " || text[i] === "\t" || text[i] === ",")) i++;
+      while (text[i] === " " || text[i] === "\t" || text[i] === ",") i++;
     };
     const token = (): string | undefined => {
       TOKEN.lastIndex = i;
@@ -24,8 +24,8 @@ export function parseChallenges(values: Iterable<string>): ParsedChallenge[] {
       i = TOKEN.lastIndex;
       return m[0];
     };
+    /** A quoted-string starting at the `"` under `i`; `undefined` when it never ends. */
     const quoted = (): string | undefined => {
-      if (text[i] !== '"') return undefined;
       let value = "";
       for (i++; i < text.length; i++) {
         const ch = text[i];

@@ -12,8 +12,13 @@ export type DigestAlgorithm =
   | "SHA-512-256"
   | "SHA-512-256-sess";
 
-const HASHES: Record<string, string> = { md5: "md5", "sha-256": "sha256", "sha-512-256": "sha512-256" };
-const STRENGTH: Record<string, number> = { md5: 0, "sha-256": 1, "sha-512-256": 2 };
+/** Lower-case algorithm (without `-sess`) → Node's hash name, weakest first. */
+const HASHES = new Map([
+  ["md5", "md5"],
+  ["sha-256", "sha256"],
+  ["sha-512-256", "sha512-256"],
+]);
+const STRENGTH = [...HASHES.keys()];
 
 /** Options of {@link DigestAuth}. */
 export interface DigestAuthOptions {
@@ -29,7 +34,10 @@ interface Session {
   realm: string;
   nonce: string;
   opaque: string | undefined;
-  algorithm: string;
+  /** Node's name of the hash. */
+  hash: string;
+  /** A `-sess` algorithm: the hash of the credentials takes the nonces too. */
+  sess: boolean;
   /** The name to send in the header; `-sess` and case as the server wrote it. */
   algorithmName: string;
   qops: string[];
@@ -88,36 +96,32 @@ export class DigestAuth implements Auth {
       if (name === "www-authenticate") headerValues.push(value);
     });
     const candidates = parseChallenges(headerValues)
-      .filter((c) => c.scheme === "digest" && c.params.nonce && c.params.realm !== undefined)
-      .map((c) => ({ c, algorithm: (c.params.algorithm ?? "MD5").toLowerCase() }))
-      .filter(({ algorithm }) => HASHES[algorithm.replace(/-sess$/, "")] !== undefined)
-      .sort(
-        (a, b) =>
-          (STRENGTH[b.algorithm.replace(/-sess$/, "")] ?? 0) -
-          (STRENGTH[a.algorithm.replace(/-sess$/, "")] ?? 0),
-      );
-    for (const { c, algorithm } of candidates) {
-      const qops = (c.params.qop ?? "")
-        .split(",")
-        .map((q) => q.trim().toLowerCase())
-        .filter(Boolean);
-      if (
-        qops.length > 0 &&
-        !qops.includes("auth") &&
-        !(qops.includes("auth-int") && bodyOf(request) !== undefined)
-      ) {
-        continue;
-      }
+      .flatMap(({ scheme, params }) => {
+        const { realm, nonce, algorithm = "MD5" } = params;
+        if (scheme !== "digest" || !nonce || realm === undefined) return [];
+        const lower = algorithm.toLowerCase();
+        const base = lower.replace(/-sess$/, "");
+        const hash = HASHES.get(base);
+        return hash === undefined
+          ? []
+          : [{ params, realm, nonce, algorithm, hash, base, sess: lower !== base }];
+      })
+      .sort((a, b) => STRENGTH.indexOf(b.base) - STRENGTH.indexOf(a.base));
+    for (const { params, realm, nonce, algorithm, hash, sess } of candidates) {
       const session: Session = {
         origin,
-        realm: c.params.realm ?? "",
-        nonce: c.params.nonce ?? "",
-        opaque: c.params.opaque,
-        algorithm,
-        algorithmName: c.params.algorithm ?? "MD5",
-        qops,
-        userhash: (c.params.userhash ?? "").toLowerCase() === "true",
-        utf8: (c.params.charset ?? "").toLowerCase() === "utf-8",
+        realm,
+        nonce,
+        opaque: params.opaque,
+        hash,
+        sess,
+        algorithmName: algorithm,
+        qops: (params.qop ?? "")
+          .split(",")
+          .map((q) => q.trim().toLowerCase())
+          .filter(Boolean),
+        userhash: params.userhash?.toLowerCase() === "true",
+        utf8: params.charset?.toLowerCase() === "utf-8",
         nc: 0,
       };
       const header = this.#authorize(session, request);
@@ -130,27 +134,23 @@ export class DigestAuth implements Auth {
   }
 
   #authorize(session: Session, request: AuthRequest): string | undefined {
-    const base = session.algorithm.replace(/-sess$/, "");
-    const sess = session.algorithm.endsWith("-sess");
-    const hashName = HASHES[base];
-    if (!hashName) return undefined;
-    const H = (data: string | Buffer) => createHash(hashName).update(data).digest("hex");
-    const body = bodyOf(request);
+    const H = (data: string | Buffer) => createHash(session.hash).update(data).digest("hex");
+    const uri = `${request.url.pathname}${request.url.search}`;
+    let a2 = `${request.method}:${uri}`;
     // Like curl and requests, prefer "auth" when offered; "auth-int" needs a body we can hash.
     let qop: "auth" | "auth-int" | undefined;
     if (session.qops.includes("auth")) qop = "auth";
-    else if (session.qops.includes("auth-int") && body !== undefined) qop = "auth-int";
-    else if (session.qops.length > 0) return undefined;
-    const uri = `${request.url.pathname}${request.url.search}`;
+    else if (session.qops.length > 0) {
+      const body = bodyOf(request);
+      if (!session.qops.includes("auth-int") || body === undefined) return undefined;
+      qop = "auth-int";
+      a2 += `:${H(Buffer.from(body))}`;
+    }
     const cnonce = randomBytes(16).toString("hex");
     session.nc += 1;
     const nc = session.nc.toString(16).padStart(8, "0");
     let ha1 = H(`${this.login}:${session.realm}:${this.#password}`);
-    if (sess) ha1 = H(`${ha1}:${session.nonce}:${cnonce}`);
-    const a2 =
-      qop === "auth-int"
-        ? `${request.method}:${uri}:${H(Buffer.from(body ?? ""))}`
-        : `${request.method}:${uri}`;
+    if (session.sess) ha1 = H(`${ha1}:${session.nonce}:${cnonce}`);
     const ha2 = H(a2);
     const response = qop
       ? H(`${ha1}:${session.nonce}:${nc}:${cnonce}:${qop}:${ha2}`)
