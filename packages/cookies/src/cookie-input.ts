@@ -7,7 +7,11 @@ const BAD_NAME = /[\x00-\x20\x7f()<>@,;:\\"/[\]?={}\u0100-\uffff]/;
 const BAD_VALUE = /[\x00-\x1f\x7f;\u0100-\uffff]/;
 /** Characters a Domain or Path attribute may not contain: they would end or break the attribute. */
 const BAD_ATTRIBUTE = /[\x00-\x1f\x7f;,\s\u0100-\uffff]/;
-const SAME_SITE = { strict: "Strict", lax: "Lax", none: "None" } as const;
+const SAME_SITE = new Map([
+  ["strict", "Strict"],
+  ["lax", "Lax"],
+  ["none", "None"],
+]);
 
 /**
  * Turns what users give as cookies — a record of name → value or attributes, `[name, value]`
@@ -83,7 +87,7 @@ function fromAttributes(name: string, given: string | CookieAttributes): string 
   if (attrs.secure) header += "; Secure";
   if (attrs.httpOnly) header += "; HttpOnly";
   if (attrs.sameSite !== undefined) {
-    const sameSite = SAME_SITE[String(attrs.sameSite).toLowerCase() as keyof typeof SAME_SITE];
+    const sameSite = SAME_SITE.get(String(attrs.sameSite).toLowerCase());
     if (!sameSite) throw bad("sameSite", '"strict", "lax" or "none"');
     header += `; SameSite=${sameSite}`;
   }

@@ -125,11 +125,7 @@ export class CookieJar implements AbstractCookieJar {
    * @throws {InvalidArgumentError} if `headers` is not a list of strings or `responseUrl` not an absolute URL.
    */
   updateCookiesFromHeaders(headers: readonly string[], responseUrl?: URL | string): void {
-    if (
-      typeof headers === "string" ||
-      !Array.isArray(headers) ||
-      headers.some((h) => typeof h !== "string")
-    ) {
+    if (!Array.isArray(headers) || headers.some((h) => typeof h !== "string")) {
       throw new InvalidArgumentError("headers must be an array of Set-Cookie strings");
     }
     const url = responseUrl === undefined ? undefined : toUrl(responseUrl, "responseUrl");
@@ -171,19 +167,14 @@ export class CookieJar implements AbstractCookieJar {
       const found = this.#tough.getCookiesSync(this.#toughUrl(url), { http: true, sort: true });
       // Of two cookies of a name with paths of one length, the more specific domain wins (aiohttp
       // lets it overwrite the other); tough-cookie's order keeps the older first.
-      found.sort(
-        (a, b) =>
-          (b.path ?? "").length - (a.path ?? "").length || (b.domain ?? "").length - (a.domain ?? "").length,
-      );
+      found.sort((a, b) => b.path!.length - a.path!.length || b.domain!.length - a.domain!.length);
       // tough-cookie counts loopback http as secure (RFC 6265bis); aiohttp does not, nor do we.
       for (const c of found) if (secure || !c.secure) add(c, false);
     }
     // Shared cookies last: a cookie of the request's domain wins over a shared one of its name, as
     // in aiohttp, where the domain's cookies overwrite the shared ones.
-    if (this.#shared.size > 0) {
-      this.#expireShared();
-      for (const c of this.#shared.values()) add(c, true);
-    }
+    this.#expireShared();
+    for (const c of this.#shared.values()) add(c, true);
     return out;
   }
 
@@ -263,8 +254,11 @@ export class CookieJar implements AbstractCookieJar {
     if (!Array.isArray(data.shared)) throw fail("no shared cookie list");
     const shared = new Map<string, Cookie>();
     for (const entry of data.shared as unknown[]) {
-      const cookie = typeof entry === "object" && entry !== null ? Cookie.fromJSON(entry) : undefined;
-      if (!cookie || typeof cookie.key !== "string") throw fail("a shared cookie entry is malformed");
+      // tough-cookie makes a nameless cookie of anything: check the entry itself.
+      const named =
+        typeof entry === "object" && entry !== null && typeof (entry as { key?: unknown }).key === "string";
+      if (!named) throw fail("a shared cookie entry is malformed");
+      const cookie = Cookie.fromJSON(entry)!;
       fixExpiry(cookie, timeOf(cookie.creation) ?? Date.now());
       shared.set(cookie.key, cookie);
     }
@@ -334,7 +328,7 @@ export class CookieJar implements AbstractCookieJar {
     if (cookie.domain) {
       // A cookie with a Domain but no response URL belongs to that domain.
       if (isPublicSuffix(cookie.domain)) return;
-      const domain = cookie.domain.toLowerCase().replace(/^\./, "").replace(/\.$/, "");
+      const domain = cookie.domain.replace(/\.$/, "");
       const host = isIP(domain) === 6 ? `[${domain}]` : domain;
       this.#setFrom(cookie, new URL(`https://${host}${cookie.path?.startsWith("/") ? cookie.path : "/"}`));
       return;
@@ -357,11 +351,6 @@ export class CookieJar implements AbstractCookieJar {
     if (!this.#isSecure(url) && (cookie.secure || this.#hasSecureTwin(cookie, hostOf(url), url.pathname)))
       return;
     const stored = this.#tough.setCookieSync(cookie, this.#toughUrl(url), { http: true, ignoreError: true });
-    if (stored && isExpired(stored, Date.now())) {
-      // Already expired: it replaced any cookie of the same name, domain and path; now it goes too.
-      this.#remove(stored);
-      return;
-    }
     if (stored) this.#toughEmpty = false;
     if (stored?.domain) this.#enforceDomain(stored.domain);
     this.#enforceTotal();
@@ -369,7 +358,7 @@ export class CookieJar implements AbstractCookieJar {
 
   /** RFC 6265bis 5.7: an insecure response may not shadow a Secure cookie of the same name. */
   #hasSecureTwin(cookie: Cookie, host: string, requestPath: string): boolean {
-    const domain = (cookie.domain ?? host).toLowerCase().replace(/^\./, "");
+    const domain = cookie.domain ?? host;
     const path = cookie.path ?? requestPath;
     return this.#all().some(
       (c) =>
@@ -393,22 +382,19 @@ export class CookieJar implements AbstractCookieJar {
     this.#evict(all, all.length - this.#maxCookies);
   }
 
-  /** Drops `count` cookies: expired ones first, then the least recently used. */
+  /**
+   * Drops the `count` least recently used of `cookies`. Expired cookies are gone already: every
+   * caller takes its list from #all().
+   */
   #evict(cookies: Cookie[], count: number): void {
-    const now = Date.now();
     const used = (c: Cookie) =>
       (c.lastAccessed instanceof Date ? c.lastAccessed.getTime() : 0) ||
       (c.creation instanceof Date ? c.creation.getTime() : 0);
-    const order = [...cookies].sort((a, b) => {
-      const ea = (a.expiryTime() ?? Number.POSITIVE_INFINITY) <= now ? 0 : 1;
-      const eb = (b.expiryTime() ?? Number.POSITIVE_INFINITY) <= now ? 0 : 1;
-      return ea - eb || used(a) - used(b);
-    });
+    const order = cookies.sort((a, b) => used(a) - used(b));
     for (const c of order.slice(0, count)) this.#remove(c);
   }
 
   #expireShared(): void {
-    if (this.#shared.size === 0) return;
     const now = Date.now();
     for (const [name, c] of this.#shared) if (isExpired(c, now)) this.#shared.delete(name);
   }

@@ -10,10 +10,14 @@ import { quoteCookieValue } from "./quote.js";
 /** A parsed Set-Cookie whose name or value holds these could not be sent back, so it is skipped. */
 const UNSENDABLE = /[\x00-\x08\x0a-\x1f\x7f\u0100-\uffff]/;
 
-/** Parses one Set-Cookie value, or nothing when it is not a cookie or could not be sent back. */
+/**
+ * Parses one Set-Cookie value, or nothing when it is not a cookie, could not be sent back, or
+ * names a Domain that can match no host: tough-cookie drops one leading dot (RFC 6265 §5.2.3),
+ * and a Domain still starting with a dot after that (`..example.com`) is ignored, as aiohttp does.
+ */
 export function parseHeader(header: string): Cookie | undefined {
   const c = Cookie.parse(header);
-  if (!c || UNSENDABLE.test(c.key) || UNSENDABLE.test(c.value)) return undefined;
+  if (!c || UNSENDABLE.test(c.key) || UNSENDABLE.test(c.value) || c.domain?.startsWith(".")) return undefined;
   return c;
 }
 
@@ -35,11 +39,6 @@ export function toUrl(value: URL | string, what: string): URL {
 export function hostOf(url: URL): string {
   const host = url.hostname;
   return host.startsWith("[") ? host.slice(1, -1) : host;
-}
-
-/** True when `url`'s host is an IP address. */
-export function isIpHost(url: URL): boolean {
-  return isIP(hostOf(url)) !== 0;
 }
 
 /** Origins treated as secure, as `treatAsSecureOrigin` accepts them: one (a string or a URL) or a list. */
@@ -75,15 +74,15 @@ export function isSecureUrl(url: URL, origins: ReadonlySet<string>): boolean {
 }
 
 /**
- * True when `domain` (any case, leading or trailing dot) is a public suffix such as `com` or
- * `co.uk`, or empty: no cookie may claim it. IP addresses are not suffixes.
+ * True when `domain` (a parsed cookie's: any case, a trailing dot, no leading one) is a public
+ * suffix such as `com` or `co.uk`, empty, or no domain name at all: no cookie may claim it. IP
+ * addresses are not suffixes.
  */
 export function isPublicSuffix(domain: string): boolean {
-  const bare = domain.toLowerCase().replace(/^\./, "").replace(/\.$/, "");
-  if (bare === "") return true;
+  const bare = domain.toLowerCase().replace(/\.$/, "");
   if (isIP(bare) !== 0) return false;
-  // tough-cookie 6 answers undefined (not null) for a suffix, and throws for special-use names
-  // such as localhost unless told they are allowed.
+  // tough-cookie 6 answers undefined (not null) for a suffix and for "", and throws for
+  // special-use names such as localhost unless told they are allowed.
   return getPublicSuffix(bare, { allowSpecialUseDomain: true, ignoreError: true }) == null;
 }
 
@@ -110,7 +109,8 @@ export function isExpired(cookie: Cookie, now: number): boolean {
   return (cookie.expiryTime() ?? Number.POSITIVE_INFINITY) <= now;
 }
 
-function sameSiteOf(value: unknown): CookieRecord["sameSite"] {
+/** A SameSite value as a record reports it: `strict`, `lax`, `none`, or `undefined` for any other. */
+export function sameSiteOf(value: unknown): CookieRecord["sameSite"] {
   const v = typeof value === "string" ? value.toLowerCase() : undefined;
   return v === "strict" || v === "lax" || v === "none" ? v : undefined;
 }
@@ -124,8 +124,8 @@ export function toRecord(c: Cookie, shared: boolean, quote: boolean): CookieReco
     value: quote ? quoteCookieValue(c.value) : c.value,
     domain: shared ? "" : (c.domain ?? ""),
     path: c.path ?? "/",
-    // An expiry of -Infinity (Max-Age=0 before fixExpiry) is reported as the epoch: expired.
-    expires: time === undefined ? null : Number.isFinite(time) ? expires! : time < 0 ? new Date(0) : null,
+    // fixExpiry made Max-Age absolute; a date too far off to hold (NaN) never expires.
+    expires: Number.isFinite(time) ? expires! : null,
     secure: c.secure,
     httpOnly: c.httpOnly,
     sameSite: sameSiteOf(c.sameSite),

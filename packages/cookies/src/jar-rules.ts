@@ -71,7 +71,7 @@ export function storableCookie(
     if (!rules.unsafe && isIP(hostOf(url)) !== 0) return undefined;
   } else if (c.domain) {
     if (isPublicSuffix(c.domain)) return undefined;
-    const domain = c.domain.toLowerCase().replace(/^\./, "").replace(/\.$/, "");
+    const domain = c.domain.replace(/\.$/, "");
     url = new URL(`https://${isIP(domain) === 6 ? `[${domain}]` : domain}/`);
   } else {
     c.path = "/";
@@ -88,9 +88,7 @@ export function storableCookie(
       c.domain = host;
       c.hostOnly = true;
     } else {
-      const domain = named.toLowerCase().replace(/^\./, "");
-      if (!domainMatch(host, domain)) return undefined;
-      c.domain = domain;
+      if (!domainMatch(host, named)) return undefined;
       c.hostOnly = false;
     }
   } else {
@@ -98,7 +96,8 @@ export function storableCookie(
     c.hostOnly = true;
   }
   const givenPath = c.path;
-  if (!c.path?.startsWith("/")) c.path = defaultPath(url.pathname);
+  // tough-cookie drops a Path that does not start with "/".
+  if (!c.path) c.path = defaultPath(url.pathname);
   if (c.key.startsWith("__Secure-") && !c.secure) return undefined;
   // RFC 6265bis: a __Host- cookie names Path=/ itself; a default path of "/" does not do.
   // A Domain with a trailing dot was dropped above (aiohttp), so it does not count here.
@@ -162,14 +161,14 @@ export function requestCookies(
   options: { quoteCookie?: boolean } = {},
 ): Map<string, CookieRecord> {
   const url = toUrl(requestUrl, "requestUrl");
-  const now = Date.now();
   const byIdentity = new Map<string, CookieRecord>();
   for (const header of toSetCookieHeaders(cookies)) {
-    const c = storableCookie(header, undefined, { unsafe: true });
+    const c = storableCookie(header);
     if (!c) continue;
     const identity = `${c.domain};${c.path};${c.name}`;
+    // An expired cookie replaces the earlier one of its identity; selectCookies then drops it.
     byIdentity.delete(identity);
-    if (c.expires === null || c.expires.getTime() > now) byIdentity.set(identity, c);
+    byIdentity.set(identity, c);
   }
-  return selectCookies(byIdentity.values(), url, { unsafe: true, quoteCookie: options.quoteCookie ?? true });
+  return selectCookies(byIdentity.values(), url, { unsafe: true, quoteCookie: options.quoteCookie });
 }

@@ -1,6 +1,6 @@
 import { Cookie } from "tough-cookie";
 import type { CookieRecord } from "./abstract-cookie-jar.js";
-import { fixExpiry } from "./cookie-rules.js";
+import { fixExpiry, sameSiteOf } from "./cookie-rules.js";
 
 /**
  * Parses one `Set-Cookie` header value into a cookie record (the domain is `""` when the header
@@ -13,7 +13,6 @@ export function parseSetCookie(header: string): CookieRecord | undefined {
   if (!c) return undefined;
   fixExpiry(c, Date.now());
   const expires = c.isPersistent() ? c.expiryDate() : undefined;
-  const sameSite = typeof c.sameSite === "string" ? c.sameSite.toLowerCase() : undefined;
   return {
     name: c.key,
     value: c.value,
@@ -22,7 +21,7 @@ export function parseSetCookie(header: string): CookieRecord | undefined {
     expires: expires && Number.isFinite(expires.getTime()) ? expires : null,
     secure: c.secure,
     httpOnly: c.httpOnly,
-    sameSite: sameSite === "strict" || sameSite === "lax" || sameSite === "none" ? sameSite : undefined,
+    sameSite: sameSiteOf(c.sameSite),
     hostOnly: !c.domain,
   };
 }
