@@ -413,9 +413,8 @@ export class StreamReader implements AsyncIterable<Buffer> {
 
   #wait(needMore = false): Promise<void> {
     if (this.#wake) throw new ClientStateError("another read is already waiting for data on this body");
-    // A reader that waits needs bytes the buffer does not hold: the source must be flowing, whatever
-    // paused it (this reader's backpressure, or a decoder's), or the wait never ends.
-    if (needMore || this.#paused || this.#size === 0 || this.#wantsAll) this.#forceResume();
+    // Waiting for more than the buffer holds must not deadlock on backpressure.
+    if (needMore && this.#paused) this.#forceResume();
     return new Promise((resolve) => {
       this.#wake = resolve;
       this.#onWait?.(this);
