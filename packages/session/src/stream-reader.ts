@@ -208,9 +208,11 @@ export class StreamReader implements AsyncIterable<Buffer> {
 
   /** Moves what is buffered into one Buffer of the expected length, which `feed` fills from now on. */
   #startCollecting(): void {
-    const expected = this.#expected;
+    if (this.#expected === undefined) return;
+    // What is left of the body: earlier reads may have taken some of it.
+    const expected = this.#expected - (this.#total - this.#size);
     // A body that has all arrived, or fits one socket read, is returned as it came: no copy at all.
-    if (expected === undefined || expected <= MIN_COLLECT || this.#eof || this.#collect) return;
+    if (expected <= MIN_COLLECT || this.#eof || this.#collect) return;
     if (this.#size > expected) return;
     const collect = Buffer.allocUnsafe(expected);
     let filled = 0;
@@ -413,8 +415,14 @@ export class StreamReader implements AsyncIterable<Buffer> {
 
   #wait(needMore = false): Promise<void> {
     if (this.#wake) throw new ClientStateError("another read is already waiting for data on this body");
-    // Waiting for more than the buffer holds must not deadlock on backpressure.
-    if (needMore && this.#paused) this.#forceResume();
+    if (needMore && this.#paused) {
+      // Waiting for more than the buffer holds must not deadlock on backpressure. Resuming may
+      // hand data over before it returns (undici parses what it held back at once), enough to
+      // pause the body again: then no more comes until a read, so the caller looks first.
+      const total = this.#total;
+      this.#forceResume();
+      if (this.#total !== total || this.#eof || this.#error) return Promise.resolve();
+    }
     return new Promise((resolve) => {
       this.#wake = resolve;
       this.#onWait?.(this);
