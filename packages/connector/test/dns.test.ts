@@ -69,24 +69,25 @@ describe("DNS cache", () => {
 
   it("rotates a host's addresses so new connections spread over them", async () => {
     const seenBy: string[] = [];
-    const a = createServer((_req, res) => {
-      seenBy.push("a");
-      res.end("a");
-    });
-    await new Promise<void>((r) => a.listen(0, "127.0.0.1", r));
-    const { port } = a.address() as AddressInfo;
-    const b = createServer((_req, res) => {
-      seenBy.push("b");
-      res.end("b");
-    });
-    await new Promise<void>((r) => b.listen(port, "127.0.0.2", r));
-    const resolver = new TableResolver({ "svc.test": ["127.0.0.1", "127.0.0.2"] });
+    const servers = ["a", "b", "c"].map((name) =>
+      createServer((_req, res) => {
+        seenBy.push(name);
+        res.end(name);
+      }),
+    );
+    await new Promise<void>((r) => servers[0]!.listen(0, "127.0.0.1", r));
+    const { port } = servers[0]!.address() as AddressInfo;
+    for (const [i, s] of servers.entries()) {
+      if (i > 0) await new Promise<void>((r) => s.listen(port, `127.0.0.${i + 1}`, r));
+    }
+    // Nothing listens on the fourth: its turn falls back to the next address, the first again.
+    const resolver = new TableResolver({ "svc.test": ["127.0.0.1", "127.0.0.2", "127.0.0.3", "127.0.0.4"] });
     await using connector = new TCPConnector({ resolver, forceClose: true });
-    for (let i = 0; i < 4; i++) await get(connector, `http://svc.test:${port}/`);
-    expect(seenBy).toEqual(["a", "b", "a", "b"]);
+    for (let i = 0; i < 7; i++) await get(connector, `http://svc.test:${port}/`);
+    expect(seenBy).toEqual(["a", "b", "c", "a", "a", "b", "c"]);
     const cached = connector.cachedHosts.get(`svc.test:${port}`);
-    expect(cached?.map((r) => r.host)).toHaveLength(2);
-    for (const s of [a, b]) {
+    expect(cached?.map((r) => r.host)).toHaveLength(4);
+    for (const s of servers) {
       s.closeAllConnections();
       await new Promise((r) => s.close(r));
     }

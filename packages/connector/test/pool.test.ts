@@ -80,6 +80,19 @@ describe("limit and limitPerHost, counted by the server", () => {
     expect(srv.stats.maxOpen).toBe(150);
   });
 
+  it("with limit 0 keeps every host's idle connection open for reuse", async () => {
+    await using a = await startHttpServer((_req, res) => res.end("a"));
+    await using b = await startHttpServer((_req, res) => res.end("b"));
+    await using connector = new TCPConnector({ limit: 0 });
+    for (let i = 0; i < 3; i++) {
+      expect(await get(connector, a.url())).toBe("a");
+      expect(await get(connector, b.url())).toBe("b");
+    }
+    expect(a.stats.accepted).toBe(1);
+    expect(b.stats.accepted).toBe(1);
+    expect(connector.stats.idle).toBe(2);
+  });
+
   it("counts a connection that is still being opened", async () => {
     // The server accepts but answers slowly; both requests must share one slot.
     await using srv = await startHttpServer(slow(20));
@@ -139,6 +152,36 @@ describe("keep-alive", () => {
     expect(connector.stats.idle).toBe(0);
     await get(connector, srv.url());
     expect(srv.stats.accepted).toBe(2);
+  });
+
+  it("never hands out an idle connection past keepaliveTimeout, even before its timer has run", async () => {
+    await using srv = await startHttpServer((_req, res) => res.end("x"), { keepAliveTimeout: 60_000 });
+    await using connector = new TCPConnector({ keepaliveTimeout: 30 });
+    const first = await connector.connect({ url: srv.url() });
+    const expired = first.transport;
+    first.release();
+    // Keep the event loop busy past keepaliveTimeout: the idle timer cannot run, so only the
+    // pool's own look at the idle time stands between this request and the expired socket.
+    const busyUntil = Date.now() + 60;
+    while (Date.now() < busyUntil) {}
+    const second = await connector.connect({ url: srv.url() });
+    expect(second.transport).not.toBe(expired);
+    expect(expired?.destroyed).toBe(true);
+    second.close();
+    expect(srv.stats.accepted).toBe(2);
+  });
+
+  it("never hands out an idle socket that has died, even before its close event", async () => {
+    await using srv = await startHttpServer((_req, res) => res.end("x"));
+    await using connector = new TCPConnector();
+    const first = await connector.connect({ url: srv.url() });
+    const dead = first.transport!;
+    first.release();
+    dead.destroy();
+    const second = await connector.connect({ url: srv.url() });
+    expect(second.transport).not.toBe(dead);
+    expect(second.transport?.destroyed).toBe(false);
+    second.close();
   });
 
   it("does not reuse a connection the server marked Connection: close", async () => {

@@ -24,6 +24,7 @@ import {
   echoHeader,
   startDigestServer,
   startHttpServer,
+  startHttpsServer,
 } from "@x/fixtures";
 import { Agent, MockAgent } from "undici";
 import { afterAll, describe, expect, it } from "vitest";
@@ -130,6 +131,15 @@ describe("baseUrl", () => {
     expect(() => new ClientSession({ baseUrl: "http://h.test/?q=1" })).toThrow(InvalidArgumentError);
   });
 
+  it("may be https: relative requests go to it over TLS", async () => {
+    await using srv = await startHttpsServer(echo);
+    await using session = new ClientSession({ baseUrl: srv.url("/api/") });
+    expect(session.baseUrl?.protocol).toBe("https:");
+    const resp = await session.get("users", { ssl: { ca: srv.ca } });
+    expect(resp.url.href).toBe(srv.url("/api/users"));
+    expect((await resp.json<{ url: string }>()).url).toBe("/api/users");
+  });
+
   it("a protocol-relative URL leaves the base's origin and its credentials behind", async () => {
     await using home = await startHttpServer(echo);
     await using other = await startHttpServer(echo);
@@ -165,6 +175,15 @@ describe("auth", () => {
     expect(echoHeader(await json(resp), "authorization")).toBe(new BasicAuth("us@er", "p:ss").encode());
     expect(resp.url.username).toBe("");
     expect(resp.requestInfo.url.href).toBe(srv.url("/p"));
+  });
+
+  it("a user name alone in the URL (a token) is Basic auth with an empty password, and leaves the URL", async () => {
+    await using srv = await startHttpServer(echo);
+    await using session = new ClientSession();
+    const resp = await session.get(srv.url("/t").replace("http://", "http://TOKEN123@"));
+    expect(echoHeader(await json(resp), "authorization")).toBe(`Basic ${btoa("TOKEN123:")}`);
+    expect(resp.url.href).toBe(srv.url("/t"));
+    expect(resp.requestInfo.url.href).not.toContain("TOKEN123");
   });
 
   it("refuses auth together with URL credentials or an Authorization header", async () => {
