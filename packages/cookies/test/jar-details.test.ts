@@ -6,6 +6,25 @@ import { afterAll, afterEach, describe, expect, it, vi } from "vitest";
 import { CookieJar, cookieHeader } from "../src/index.js";
 
 const dir = mkdtempSync(join(tmpdir(), "x-cookies-details-"));
+
+/**
+ * Writes a saved jar as `jar.save()` lays it out (tough-cookie's serialisation plus the shared
+ * list) with the given entries, to test what `load()` makes of files it did not write itself.
+ */
+function writeSavedJar(
+  name: string,
+  cookies: unknown[],
+  shared: unknown[] = [],
+  settings: Record<string, unknown> = {},
+): string {
+  const file = join(dir, name);
+  const jar = { version: "tough-cookie@6.0.0", storeType: "MemoryCookieStore", rejectPublicSuffixes: true };
+  writeFileSync(
+    file,
+    JSON.stringify({ format: "@x/cookies", version: 1, jar: { ...jar, ...settings, cookies }, shared }),
+  );
+  return file;
+}
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 const names = (jar: CookieJar, url: string) => [...jar.filterCookies(url).keys()].sort();
@@ -443,20 +462,10 @@ describe("save and load, in detail", () => {
     };
     const fresh = { ...stored, key: "fresh", lastAccessed: undefined, creation: "2030-01-01T00:09:30.000Z" };
     const stale = { ...stored, key: "stale", lastAccessed: "2030-01-01T00:08:00.000Z" };
-    const file = join(dir, "legacy.json");
-    writeFileSync(
-      file,
-      JSON.stringify({
-        format: "@x/cookies",
-        version: 1,
-        jar: {
-          version: "tough-cookie@6.0.0",
-          storeType: "MemoryCookieStore",
-          rejectPublicSuffixes: true,
-          cookies: [stored, fresh, stale],
-        },
-        shared: [{ key: "sharedLegacy", value: "1", maxAge: 60, creation: "2030-01-01T00:09:30.000Z" }],
-      }),
+    const file = writeSavedJar(
+      "legacy.json",
+      [stored, fresh, stale],
+      [{ key: "sharedLegacy", value: "1", maxAge: 60, creation: "2030-01-01T00:09:30.000Z" }],
     );
     const jar = new CookieJar();
     await jar.load(file);
@@ -476,21 +485,12 @@ describe("what a loaded file says", () => {
       hostOnly: true,
       sameSite,
     });
-    const file = join(dir, "samesite.json");
-    writeFileSync(
-      file,
-      JSON.stringify({
-        format: "@x/cookies",
-        version: 1,
-        jar: {
-          version: "tough-cookie@6.0.0",
-          storeType: "MemoryCookieStore",
-          rejectPublicSuffixes: true,
-          cookies: [cookie("s", "Strict"), cookie("l", "LAX"), cookie("n", "none"), cookie("b", "bogus")],
-        },
-        shared: [],
-      }),
-    );
+    const file = writeSavedJar("samesite.json", [
+      cookie("s", "Strict"),
+      cookie("l", "LAX"),
+      cookie("n", "none"),
+      cookie("b", "bogus"),
+    ]);
     const jar = new CookieJar();
     await jar.load(file);
     expect(Object.fromEntries([...jar].map((c) => [c.name, c.sameSite]))).toEqual({
@@ -515,24 +515,12 @@ describe("what a loaded file says", () => {
 
 describe("a loaded file cannot loosen the jar's rules", () => {
   it("public suffixes and cookie prefixes stay enforced whatever the file's settings", async () => {
-    const file = join(dir, "loose.json");
-    writeFileSync(
-      file,
-      JSON.stringify({
-        format: "@x/cookies",
-        version: 1,
-        jar: {
-          version: "tough-cookie@6.0.0",
-          storeType: "MemoryCookieStore",
-          rejectPublicSuffixes: false,
-          enableLooseMode: true,
-          prefixSecurity: "unsafe-disabled",
-          allowSpecialUseDomain: true,
-          cookies: [],
-        },
-        shared: [],
-      }),
-    );
+    const file = writeSavedJar("loose.json", [], [], {
+      rejectPublicSuffixes: false,
+      enableLooseMode: true,
+      prefixSecurity: "unsafe-disabled",
+      allowSpecialUseDomain: true,
+    });
     const jar = new CookieJar();
     await jar.load(file);
     jar.updateCookiesFromHeaders(["sup=1; Domain=com"], "http://shop.com/");
@@ -543,15 +531,10 @@ describe("a loaded file cannot loosen the jar's rules", () => {
   });
 
   it("a shared cookie in the file stays shared, whatever domain the entry claims", async () => {
-    const file = join(dir, "shared-domain.json");
-    writeFileSync(
-      file,
-      JSON.stringify({
-        format: "@x/cookies",
-        version: 1,
-        jar: { version: "tough-cookie@6.0.0", storeType: "MemoryCookieStore", cookies: [] },
-        shared: [{ key: "s", value: "1", domain: "example.com", hostOnly: true, path: "/x" }],
-      }),
+    const file = writeSavedJar(
+      "shared-domain.json",
+      [],
+      [{ key: "s", value: "1", domain: "example.com", hostOnly: true, path: "/x" }],
     );
     const jar = new CookieJar();
     await jar.load(file);
