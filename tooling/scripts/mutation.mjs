@@ -1,12 +1,15 @@
 #!/usr/bin/env node
 // Mutation testing of one package with StrykerJS (vitest runner, TypeScript checker):
-//   pnpm mutation packages/cookies [--files src/cookie-jar.ts,src/parse.ts] [--full]
+//   pnpm mutation packages/cookies [--files src/cookie-jar.ts,src/parse.ts] [--full] [--table]
 // Every file of the package's src/ is mutated (its `testing/` conformance suite and index.ts
 // excepted); only that package's tests run. Incremental: results are kept in
 // reports/mutation/<package>/incremental.json, so a rerun tests only what changed (--full
-// forgets them). Prints a table per file and, last, "mutation score: N%".
+// forgets them). A --files run keeps its results apart (reports/mutation/<package>/files/...),
+// so a large package can be run a few files at a time. Prints a table per file, from the
+// newest result of each file over every run of the package, and, last, "mutation score: N%"
+// (--table prints that from the runs so far, without running anything).
 import { spawnSync } from "node:child_process";
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -15,7 +18,11 @@ import { parseArgs } from "node:util";
 const root = fileURLToPath(new URL("../..", import.meta.url));
 const { values, positionals } = parseArgs({
   allowPositionals: true,
-  options: { files: { type: "string" }, full: { type: "boolean", default: false } },
+  options: {
+    files: { type: "string" },
+    full: { type: "boolean", default: false },
+    table: { type: "boolean", default: false },
+  },
 });
 const folder = positionals[0]?.replace(/\/$/, "");
 if (!folder || !existsSync(join(root, folder, "src"))) {
@@ -23,7 +30,10 @@ if (!folder || !existsSync(join(root, folder, "src"))) {
   process.exit(2);
 }
 const name = folder.split("/").pop();
-const reports = join(root, "reports", "mutation", name);
+const packageReports = join(root, "reports", "mutation", name);
+const reports = values.files
+  ? join(packageReports, "files", values.files.replace(/[^A-Za-z0-9.-]+/g, "_"))
+  : packageReports;
 mkdirSync(reports, { recursive: true });
 const mutate = values.files
   ? values.files.split(",").map((f) => join(folder, f.trim()))
@@ -58,21 +68,38 @@ const config = {
   cleanTempDir: "always",
   thresholds: { high: 90, low: 80, break: null },
 };
-const configFile = join(reports, "stryker.config.json");
-writeFileSync(configFile, `${JSON.stringify(config, null, 2)}\n`);
-const res = spawnSync(
-  process.execPath,
-  [join(root, "node_modules", "@stryker-mutator", "core", "bin", "stryker.js"), "run", configFile],
-  { cwd: root, stdio: "inherit", env: { ...process.env, X_MUTATION_PACKAGE: folder } },
-);
-if (res.status !== 0) process.exit(res.status ?? 1);
+if (!values.table) run();
 
-// The per-file table, from Stryker's JSON report.
-const report = JSON.parse(readFileSync(join(reports, "mutation.json"), "utf8"));
+function run() {
+  const configFile = join(reports, "stryker.config.json");
+  writeFileSync(configFile, `${JSON.stringify(config, null, 2)}\n`);
+  const res = spawnSync(
+    process.execPath,
+    [join(root, "node_modules", "@stryker-mutator", "core", "bin", "stryker.js"), "run", configFile],
+    { cwd: root, stdio: "inherit", env: { ...process.env, X_MUTATION_PACKAGE: folder } },
+  );
+  if (res.status !== 0) process.exit(res.status ?? 1);
+}
+
+// The per-file table, from Stryker's JSON reports: each file's newest result over every run of
+// this package (the whole package, or some --files), for files that still exist.
+const newest = new Map();
+const reportFiles = (dir) =>
+  readdirSync(dir, { withFileTypes: true }).flatMap((e) =>
+    e.isDirectory() ? reportFiles(join(dir, e.name)) : e.name === "mutation.json" ? [join(dir, e.name)] : [],
+  );
+for (const path of reportFiles(packageReports)) {
+  const when = statSync(path).mtimeMs;
+  for (const [file, result] of Object.entries(JSON.parse(readFileSync(path, "utf8")).files)) {
+    if (!existsSync(join(root, file))) continue;
+    const seen = newest.get(file);
+    if (!seen || seen.when < when) newest.set(file, { when, mutants: result.mutants });
+  }
+}
 const rows = [];
 let killedAll = 0;
 let validAll = 0;
-for (const [file, { mutants }] of Object.entries(report.files)) {
+for (const [file, { mutants }] of newest) {
   const count = (...statuses) => mutants.filter((m) => statuses.includes(m.status)).length;
   const detected = count("Killed", "Timeout");
   const survived = count("Survived");
@@ -92,4 +119,4 @@ for (const r of rows) {
     `${r.file.padEnd(34)}${String(r.mutants).padStart(9)}${String(r.detected).padStart(8)}${String(r.survived).padStart(10)}${String(r.noCoverage).padStart(10)}${pct(r.detected, r.valid).padStart(8)}`,
   );
 }
-console.log(`mutation score: ${validAll === 0 ? "n/a" : ((100 * killedAll) / validAll).toFixed(1)}%`);
+console.log(`mutation score: ${validAll === 0 ? "n/a" : `${((100 * killedAll) / validAll).toFixed(1)}%`}`);
