@@ -301,12 +301,13 @@ export class ResponseHandler implements ResponseSource {
     ctx.observer?.responseStarted(contentLength);
     const reader = new StreamReader(ctx.readBufsize, 2 * ctx.readBufsize);
     this.#heldReader = reader;
-    if (contentLength !== null && !contentEncoding) reader.expectLength(contentLength);
+    const noBody = ctx.method === "HEAD" || NO_BODY_STATUS.has(statusCode);
+    // A HEAD's or a 204's/304's Content-Length describes some other body: nothing is collected for it.
+    if (contentLength !== null && !contentEncoding && !noBody) reader.expectLength(contentLength);
     reader.setWaitHook((waiting) => {
       this.#pinned = waiting;
     });
     reader.setResume(this.#resumeSocket);
-    const noBody = ctx.method === "HEAD" || NO_BODY_STATUS.has(statusCode);
     this.#noBody = noBody;
     if (!noBody && ctx.autoDecompress && contentEncoding) {
       try {

@@ -52,7 +52,8 @@ export class StreamReader implements AsyncIterable<Buffer> {
     // undici's parser may hand over an empty piece when it resumes: nothing changes, so no pause.
     if (this.#eof || this.#error || chunk.length === 0) return true;
     const collect = this.#collect;
-    if (collect && this.#filled + chunk.length <= collect.length) {
+    // Once a piece did not fit (a source sending past its Content-Length), the rest queues behind it.
+    if (collect && this.#filled + chunk.length <= collect.length && this.#chunks.length === 0) {
       // read() is collecting a body of known length: straight into its Buffer, one copy.
       chunk.copy(collect, this.#filled);
       this.#filled += chunk.length;
@@ -181,6 +182,8 @@ export class StreamReader implements AsyncIterable<Buffer> {
   async read(n = -1): Promise<Buffer> {
     if (n === 0) return EMPTY;
     if (n < 0) {
+      // Refused before anything changes: the read already waiting keeps its buffer and its flow.
+      this.#refuseSecondWaiter();
       this.#wantsAll = true;
       this.#startCollecting();
       this.#maybeResume();
@@ -227,7 +230,9 @@ export class StreamReader implements AsyncIterable<Buffer> {
   #collected(): Buffer | undefined {
     const collect = this.#collect;
     if (!collect) return undefined;
-    return this.#filled === collect.length ? collect : collect.subarray(0, this.#filled);
+    if (this.#filled === collect.length) return collect;
+    // Shorter than announced: a copy, so the Buffer sized for the whole body is not kept alive.
+    return Buffer.from(collect.subarray(0, this.#filled));
   }
 
   /** Reads whatever has arrived (waiting for something if nothing has); empty at the end. */
@@ -365,6 +370,8 @@ export class StreamReader implements AsyncIterable<Buffer> {
         while (this.#size > 0) {
           if (!stream.push(this.#take(this.#chunks[0]!.length))) return;
         }
+        // Taking may resume the source, which may fail the body before the loop looks again.
+        this.#check();
         if (this.#eof) {
           stream.push(null);
           return;
@@ -389,6 +396,7 @@ export class StreamReader implements AsyncIterable<Buffer> {
 
   /** Waits until `n` bytes are buffered or the body ends; the socket keeps reading until then. */
   async #fill(n: number): Promise<void> {
+    this.#refuseSecondWaiter();
     this.#wants = n;
     try {
       while (this.#size < n && !this.#eof) {
@@ -413,8 +421,12 @@ export class StreamReader implements AsyncIterable<Buffer> {
     wake();
   }
 
-  #wait(needMore = false): Promise<void> {
+  #refuseSecondWaiter(): void {
     if (this.#wake) throw new ClientStateError("another read is already waiting for data on this body");
+  }
+
+  #wait(needMore = false): Promise<void> {
+    this.#refuseSecondWaiter();
     if (needMore && this.#paused) {
       // Waiting for more than the buffer holds must not deadlock on backpressure. Resuming may
       // hand data over before it returns (undici parses what it held back at once), enough to

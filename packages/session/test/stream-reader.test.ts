@@ -3,8 +3,9 @@ import { pipeline } from "node:stream/promises";
 import { gzipSync } from "node:zlib";
 import { ClientPayloadError, ClientStateError } from "@x/errors";
 import { sleep, startHttpServer, startRawServer } from "@x/fixtures";
+import { Dispatcher } from "undici";
 import { describe, expect, it } from "vitest";
-import { ClientSession, type StreamReader } from "../src/index.js";
+import { ClientSession, StreamReader } from "../src/index.js";
 
 /** Writes `parts` as separate chunks of a chunked response, `gap` ms apart. */
 async function dripServer(parts: string[], gap = 5) {
@@ -264,6 +265,124 @@ describe("StreamReader", () => {
     // One Buffer of the rest's size, not one the whole body's size kept alive behind a view.
     expect(rest.buffer.byteLength).toBeLessThan(body.length);
     expect(rest.every((b) => b === 7)).toBe(true);
+  });
+
+  describe("a second read while one waits", () => {
+    /** Headers and the first 100,000 bytes of 300,000 (all 1s); the rest (2s) once released. */
+    async function halfServer() {
+      let release!: () => void;
+      const released = new Promise<void>((resolve) => {
+        release = resolve;
+      });
+      const srv = await startRawServer(async (conn) => {
+        await conn.readHead();
+        await conn.write(
+          Buffer.concat([
+            Buffer.from("HTTP/1.1 200 OK\r\nContent-Length: 300000\r\n\r\n"),
+            Buffer.alloc(100_000, 1),
+          ]),
+        );
+        await released;
+        await conn.write(Buffer.alloc(200_000, 2));
+      });
+      return { srv, release };
+    }
+
+    it("is refused, and the waiting readexactly keeps the bytes already buffered", async () => {
+      const { srv, release } = await halfServer();
+      await using _srv = srv;
+      await using session = new ClientSession();
+      const resp = await session.get(srv.url());
+      await sleep(20);
+      const waiting = resp.content.readexactly(150_000);
+      await sleep(10);
+      await expect(resp.content.read()).rejects.toBeInstanceOf(ClientStateError);
+      await expect(resp.content.readexactly(10)).rejects.toBeInstanceOf(ClientStateError);
+      release();
+      const got = await waiting;
+      expect(got.subarray(0, 100_000).every((b) => b === 1)).toBe(true);
+      expect(got.subarray(100_000).every((b) => b === 2)).toBe(true);
+      expect((await resp.content.read()).length).toBe(150_000);
+    });
+
+    it("is refused, and the waiting read() still gets the whole body", async () => {
+      const { srv, release } = await halfServer();
+      await using _srv = srv;
+      await using session = new ClientSession({ readBufsize: 16 * 1024 });
+      const resp = await session.get(srv.url());
+      await sleep(20);
+      const whole = resp.content.read();
+      await expect(resp.content.read()).rejects.toBeInstanceOf(ClientStateError);
+      release();
+      const body = await whole;
+      expect(body.length).toBe(300_000);
+      expect(body[99_999]).toBe(1);
+      expect(body[100_000]).toBe(2);
+    });
+  });
+
+  it("toNodeReadable() fails when resuming the source fails the body", async () => {
+    // undici's Agent can fail a body inside resume(): it parses held-back bytes there, and a
+    // throwing progress callback aborts the request on the spot. The reader is driven here as
+    // the response handler drives it, so the failure lands exactly inside the stream's read.
+    const reader = new StreamReader(1024, 2048);
+    reader.setResume(() => reader.setException(new ClientPayloadError("failed while resuming")));
+    for (let i = 0; i < 3; i++) reader.feed(Buffer.alloc(1000, i));
+    const sink = new Writable({ write: (_chunk, _enc, done) => done() });
+    await expect(pipeline(reader.toNodeReadable(), sink)).rejects.toThrow("failed while resuming");
+  });
+
+  it("a 304's Content-Length is not collected for: read() gives an empty body of its own", async () => {
+    await using srv = await startRawServer(async (conn) => {
+      await conn.readHead();
+      await conn.write('HTTP/1.1 304 Not Modified\r\nContent-Length: 200000000\r\nETag: "x"\r\n\r\n');
+      await sleep(100);
+    });
+    await using session = new ClientSession();
+    const resp = await session.get(srv.url());
+    expect(resp.status).toBe(304);
+    const before = process.memoryUsage().arrayBuffers;
+    const body = await resp.read();
+    expect(body.length).toBe(0);
+    expect(body.buffer.byteLength).toBeLessThan(1024 * 1024);
+    // Nothing was allocated for the 200 MB the header announced.
+    expect(process.memoryUsage().arrayBuffers - before).toBeLessThan(16 * 1024 * 1024);
+  });
+
+  it("a dispatcher that sends past Content-Length: read() keeps the bytes in order", async () => {
+    // A user's own dispatcher need not hold a body to its Content-Length as undici's do.
+    class Overlong extends Dispatcher {
+      override dispatch(_options: Dispatcher.DispatchOptions, handler: Dispatcher.DispatchHandler): boolean {
+        const controller = {
+          aborted: false,
+          paused: false,
+          reason: null,
+          rawHeaders: undefined,
+          rawTrailers: undefined,
+          abort() {},
+          pause() {},
+          resume() {},
+        };
+        setImmediate(() => {
+          handler.onRequestStart?.(controller, {});
+          handler.onResponseStart?.(controller, 200, { "content-length": "100000" }, "OK");
+          setTimeout(() => {
+            handler.onResponseData?.(controller, Buffer.alloc(99_990, 0));
+            handler.onResponseData?.(controller, Buffer.alloc(20, 0xaa));
+            handler.onResponseData?.(controller, Buffer.alloc(5, 0xbb));
+            handler.onResponseEnd?.(controller, {});
+          }, 30);
+        });
+        return true;
+      }
+      override async close(): Promise<void> {}
+      override async destroy(): Promise<void> {}
+    }
+    await using session = new ClientSession({ connector: new Overlong() });
+    const resp = await session.get("http://overlong.test/");
+    const body = await resp.read();
+    expect(body.length).toBe(100_015);
+    expect([...body.subarray(99_989, 100_015)]).toEqual([0, ...Array(20).fill(0xaa), ...Array(5).fill(0xbb)]);
   });
 
   it("a fast reader gets a large body whole", async () => {
