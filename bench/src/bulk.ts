@@ -1,8 +1,10 @@
 // Bulk bodies: every client reads the same bytes from one nginx (Debian's, on loopback, static
 // files with sendfile), each client in a process of its own, rounds interleaved, medians kept.
 //   pnpm bench:bulk [-- --ms 3000 --rounds 3 --only "1 MiB"]
-// Prints a table per scenario with ratios to undici.request and writes bench/results/bulk.json.
+// Prints a table per scenario with ratios to undici.request and writes bench/results/bulk.json
+// (with --only, the scenarios it ran replace theirs in the file, marked with their date and rounds).
 import { spawn } from "node:child_process";
+import { existsSync, readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { gzipSync } from "node:zlib";
@@ -178,4 +180,17 @@ for (const scenario of scenarios) {
 }
 await nginx.close();
 
-saveRun("bulk", { ms, rounds, scenarios: all });
+const saved = fileURLToPath(new URL("../results/bulk.json", import.meta.url));
+if (values.only && existsSync(saved)) {
+  // A partial run updates the scenarios it ran and keeps the others of the last full run.
+  const last = JSON.parse(readFileSync(saved, "utf8")) as {
+    ms: number;
+    rounds: number;
+    scenarios: typeof all;
+  };
+  const date = new Date().toISOString().slice(0, 10);
+  const fresh = new Map(all.map((s) => [s.scenario, { ...s, date, rounds }]));
+  const merged = last.scenarios.map((s) => fresh.get(s.scenario) ?? s);
+  for (const s of fresh.values()) if (!last.scenarios.some((l) => l.scenario === s.scenario)) merged.push(s);
+  saveRun("bulk", { ms: last.ms, rounds: last.rounds, scenarios: merged });
+} else saveRun("bulk", { ms, rounds, scenarios: all });
