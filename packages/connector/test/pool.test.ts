@@ -80,6 +80,15 @@ describe("limit and limitPerHost, counted by the server", () => {
     expect(srv.stats.maxOpen).toBe(150);
   });
 
+  it("with limit 0, limitPerHost alone queues and serves every request", async () => {
+    await using srv = await startHttpServer(slow(5));
+    await using connector = new TCPConnector({ limit: 0, limitPerHost: 2 });
+    const bodies = await Promise.all(Array.from({ length: 12 }, (_, i) => get(connector, srv.url(`/${i}`))));
+    expect(bodies[11]).toBe("ok /11");
+    expect(srv.stats.maxOpen).toBe(2);
+    expect(connector.stats).toEqual({ acquired: 0, idle: 2, waiting: 0 });
+  });
+
   it("with limit 0 keeps every host's idle connection open for reuse", async () => {
     await using a = await startHttpServer((_req, res) => res.end("a"));
     await using b = await startHttpServer((_req, res) => res.end("b"));
