@@ -14,7 +14,7 @@ function normalizeEncoding(encoding: string): BasicAuthEncoding {
 function toBytes(text: string, encoding: BasicAuthEncoding): Buffer {
   if (encoding === "latin1" && /[^\x00-\xff]/.test(text)) {
     throw new InvalidArgumentError(
-      'the credentials has characters latin1 cannot encode; use encoding "utf-8"',
+      'the credentials have characters latin1 cannot encode; use encoding "utf-8"',
     );
   }
   return Buffer.from(text, encoding === "latin1" ? "latin1" : "utf8");

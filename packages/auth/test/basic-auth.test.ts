@@ -119,7 +119,7 @@ describe("BasicAuth", () => {
       `Basic ${Buffer.from([0xff, 0x3a, 0x01]).toString("base64")}`,
     );
     expect(() => new BasicAuth("a", "\u0100")).toThrow(
-      new InvalidArgumentError('the credentials has characters latin1 cannot encode; use encoding "utf-8"'),
+      new InvalidArgumentError('the credentials have characters latin1 cannot encode; use encoding "utf-8"'),
     );
     expect(() => new BasicAuth("a", "€")).toThrow(InvalidArgumentError);
     expect(new BasicAuth("a", "€", "utf-8").encode()).toBe(`Basic ${Buffer.from("a:€").toString("base64")}`);
