@@ -31,9 +31,16 @@ if (!folder || !existsSync(join(root, folder, "src"))) {
 }
 const name = folder.split("/").pop();
 const packageReports = join(root, "reports", "mutation", name);
-const reports = values.files
-  ? join(packageReports, "files", values.files.replace(/[^A-Za-z0-9.-]+/g, "_"))
-  : packageReports;
+const slug = values.files?.replace(/[^A-Za-z0-9.-]+/g, "_");
+// A run over line ranges (`src/pool.ts:320-330`) tests part of a file: its result is shown alone
+// and kept out of the package's table, where it would stand for the whole file.
+const ranged = values.files?.includes(":") ?? false;
+const reports = ranged
+  ? join(root, "reports", "mutation-ranges", name, slug)
+  : values.files
+    ? join(packageReports, "files", slug)
+    : packageReports;
+const tableFrom = ranged ? reports : packageReports;
 mkdirSync(reports, { recursive: true });
 const mutate = values.files
   ? values.files.split(",").map((f) => join(folder, f.trim()))
@@ -54,8 +61,8 @@ const config = {
   // The package's tests run against the copy of its sources; sibling packages come from the
   // workspace as they are.
   ignorePatterns: ["**/dist", "reports", ".test-results", "bench", "examples", "**/.turbo"],
-  // One TypeScript checker and two test runners: on two cores the runners wait on loopback
-  // sockets more than they compute, so a second one nearly halves a run.
+  // One TypeScript checker and two test runners: the runners spend part of each test waiting on
+  // loopback sockets, so two keep both cores busier than one.
   concurrency: 3,
   timeoutMS: 20_000,
   timeoutFactor: 2,
@@ -88,7 +95,7 @@ const reportFiles = (dir) =>
   readdirSync(dir, { withFileTypes: true }).flatMap((e) =>
     e.isDirectory() ? reportFiles(join(dir, e.name)) : e.name === "mutation.json" ? [join(dir, e.name)] : [],
   );
-for (const path of reportFiles(packageReports)) {
+for (const path of reportFiles(tableFrom)) {
   const when = statSync(path).mtimeMs;
   for (const [file, result] of Object.entries(JSON.parse(readFileSync(path, "utf8")).files)) {
     if (!existsSync(join(root, file))) continue;
