@@ -4,14 +4,7 @@ import {
   ClientProxyConnectionError,
   InvalidArgumentError,
 } from "@x/errors";
-import {
-  closedPort,
-  readBody,
-  startHttpServer,
-  startHttpsServer,
-  startProxyServer,
-  startSquid,
-} from "@x/fixtures";
+import { closedPort, readBody, startHttpServer, startHttpsServer, startProxyServer } from "@x/fixtures";
 import { request } from "undici";
 import { describe, expect, it } from "vitest";
 import { type ProxySettings, TCPConnector, UnixConnector } from "../src/index.js";
@@ -150,21 +143,4 @@ describe("through a proxy", () => {
     });
     await expect(send(unix, "http://x/", viaUnix)).rejects.toBeInstanceOf(InvalidArgumentError);
   });
-});
-
-describe("through squid (Debian's caching proxy)", () => {
-  it("http, https via CONNECT, and basic auth right and wrong", async () => {
-    await using squid = await startSquid({ ada: "lovelace" });
-    await using plain = await startHttpServer((_req, res) => res.end("plain through squid"));
-    await using secure = await startHttpsServer((_req, res) => res.end("tls through squid"));
-    await using connector = new TCPConnector({ ssl: { ca: secure.ca } });
-    const good = { url: new URL(squid.origin), authorization: basic("ada", "lovelace") };
-    const bad = { url: new URL(squid.origin), authorization: basic("ada", "nope") };
-    expect(await get(connector, plain.url("/"), good)).toEqual({ status: 200, body: "plain through squid" });
-    expect(await get(connector, secure.url("/"), good)).toEqual({ status: 200, body: "tls through squid" });
-    expect((await get(connector, plain.url("/"), bad)).status).toBe(407);
-    const err = await get(connector, secure.url("/"), bad).catch((e: unknown) => e);
-    expect(err).toBeInstanceOf(ClientHttpProxyError);
-    expect((err as ClientHttpProxyError).status).toBe(407);
-  }, 30_000);
 });

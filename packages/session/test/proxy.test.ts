@@ -1,6 +1,5 @@
 import { BasicAuth } from "@x/auth";
-import { CookieJar } from "@x/cookies";
-import { ClientHttpProxyError, InvalidArgumentError, NonHttpUrlClientError } from "@x/errors";
+import { InvalidArgumentError, NonHttpUrlClientError } from "@x/errors";
 import {
   type EchoReply,
   echo,
@@ -8,7 +7,6 @@ import {
   startHttpServer,
   startHttpsServer,
   startProxyServer,
-  startSquid,
   startWsServer,
 } from "@x/fixtures";
 import { Agent } from "undici";
@@ -178,24 +176,4 @@ describe("websockets through a proxy", () => {
     expect(ws2.closed).toBe(false);
     expect(proxy.requests).toHaveLength(2);
   });
-});
-
-describe("through squid", () => {
-  it("http and https with basic auth; wrong credentials are 407 / ClientHttpProxyError", async () => {
-    await using squid = await startSquid({ ada: "lovelace" });
-    await using plain = await startHttpServer(echo);
-    await using secure = await startHttpsServer(echo);
-    await using session = new ClientSession({
-      proxy: squid.origin,
-      proxyAuth: new BasicAuth("ada", "lovelace"),
-      cookieJar: new CookieJar({ unsafe: true }),
-    });
-    expect((await json(await session.get(plain.url("/p")))).url).toBe("/p");
-    expect((await json(await session.get(secure.url("/s"), { ssl: { ca: secure.ca } }))).url).toBe("/s");
-    await using wrong = new ClientSession({ proxy: squid.origin, proxyAuth: new BasicAuth("ada", "nope") });
-    expect((await wrong.get(plain.url("/p"))).status).toBe(407);
-    await expect(wrong.get(secure.url("/s"), { ssl: { ca: secure.ca } })).rejects.toBeInstanceOf(
-      ClientHttpProxyError,
-    );
-  }, 30_000);
 });
