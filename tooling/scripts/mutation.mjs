@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // Mutation testing of one package with StrykerJS (vitest runner, TypeScript checker):
 //   pnpm mutation packages/cookies [--files src/cookie-jar.ts,src/parse.ts] [--full] [--table]
+//     [--concurrency N]  (default 3: the checker and two test runners)
 // Every file of the package's src/ is mutated (its `testing/` conformance suite and index.ts
 // excepted); only that package's tests run. Incremental: results are kept in
 // reports/mutation/<package>/incremental.json, so a rerun tests only what changed (--full
@@ -22,6 +23,7 @@ const { values, positionals } = parseArgs({
     files: { type: "string" },
     full: { type: "boolean", default: false },
     table: { type: "boolean", default: false },
+    concurrency: { type: "string" },
   },
 });
 const folder = positionals[0]?.replace(/\/$/, "");
@@ -63,7 +65,7 @@ const config = {
   ignorePatterns: ["**/dist", "reports", ".test-results", "bench", "examples", "**/.turbo"],
   // One TypeScript checker and two test runners: the runners spend part of each test waiting on
   // loopback sockets, so two keep both cores busier than one.
-  concurrency: 3,
+  concurrency: values.concurrency ? Number(values.concurrency) : 3,
   timeoutMS: 20_000,
   timeoutFactor: 2,
   incremental: true,

@@ -4,7 +4,7 @@ import type { ConnectionOpener } from "./connection-opener.js";
 import type { H2Sharing, SharingWaiter } from "./h2-sharing.js";
 import type { Pool } from "./pool.js";
 import type { PoolKey } from "./pool-key.js";
-import { type ConnectorTrace, connectorChannels, publish } from "./trace.js";
+import { type ConnectorTrace, publish } from "./trace.js";
 
 /**
  * What kind of connection a request needs:
@@ -125,7 +125,7 @@ export abstract class Acquisition implements SharingWaiter {
   queued(): void {
     this.#queued = true;
     this.#trace?.onConnectionQueuedStart?.();
-    publish("connectionQueuedStart", () => ({ origin: this.key.origin, key: this.key.id }));
+    publish("connectionQueuedStart", () => this.#message());
   }
 
   /** @internal */
@@ -136,8 +136,7 @@ export abstract class Acquisition implements SharingWaiter {
     this.#queuedEnd();
     if (reused) {
       this.#trace?.onConnectionReuseconn?.();
-      const channel = connectorChannels.connectionReuseconn;
-      if (channel.hasSubscribers) channel.publish({ origin: this.key.origin, connection: conn });
+      publish("connectionReuseconn", () => ({ ...this.#message(), connection: conn }));
       this.#finish(null);
       return;
     }
@@ -188,11 +187,16 @@ export abstract class Acquisition implements SharingWaiter {
     else this.acquired(null, this.#conn, this.#reused);
   }
 
+  /** A channel message's common part: which connector, and the request's origin and pool key. */
+  #message(): { connector: object; origin: string; key: string } {
+    return { connector: this.#host.opener.dispatcher, origin: this.key.origin, key: this.key.id };
+  }
+
   #queuedEnd(): void {
     if (!this.#queued) return;
     this.#queued = false;
     this.#trace?.onConnectionQueuedEnd?.();
-    publish("connectionQueuedEnd", () => ({ origin: this.key.origin, key: this.key.id }));
+    publish("connectionQueuedEnd", () => this.#message());
   }
 }
 

@@ -60,6 +60,11 @@ export class ConnectionOpener {
     this.#allowH2 = settings.allowH2;
   }
 
+  /** The connector, as channel messages name it. */
+  get dispatcher(): object {
+    return this.#host.dispatcher;
+  }
+
   /** True when a connection of `key` may turn out to speak HTTP/2. */
   mayBeH2(key: PoolKey): boolean {
     return this.#allowH2 && key.protocol === "https:" && !key.tunnel;

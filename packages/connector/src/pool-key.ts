@@ -92,7 +92,7 @@ export class PoolKeys {
         `unsupported scheme ${url.protocol} (expected http:, https:, ws: or wss:)`,
       );
     }
-    if (!url.hostname) throw new InvalidUrlClientError(url.href, "the URL has no host");
+    // http, https, ws and wss are "special" schemes: WHATWG URL parsing gives them a host or fails.
     const key = this.#create(url, tunnel ? { ...options, tunnel: true } : options);
     if (simple && text !== undefined) {
       if (this.#byOrigin.size >= 1024) this.#byOrigin.clear();

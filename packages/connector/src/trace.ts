@@ -27,7 +27,8 @@ export interface ConnectorTrace {
 
 /**
  * `diagnostics_channel` names the connector publishes on, for APM tools. Each message is an
- * object with `connector`, and `origin`, `host` or `connection` as relevant.
+ * object with `connector` (the connector that sent it), and `origin`, `key`, `host`, `addresses`
+ * or `connection` as relevant (the package README lists them per channel).
  */
 export const connectorChannels = {
   connectionQueuedStart: channel("x:connector:connection-queued-start"),

@@ -2,7 +2,7 @@ import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { ClientConnectorDNSError, InvalidArgumentError } from "@x/errors";
 import { startDnsServer, startHttpServer } from "@x/fixtures";
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { AsyncResolver, TCPConnector, ThreadedResolver } from "../src/index.js";
 import { requestText, TableResolver } from "./helpers.js";
 
@@ -131,7 +131,67 @@ describe("DNS cache", () => {
   it("reports an empty answer as ClientConnectorDNSError", async () => {
     const resolver = { resolve: async () => [], close: async () => {} };
     await using connector = new TCPConnector({ resolver });
-    await expect(get(connector, "http://empty.test/")).rejects.toBeInstanceOf(ClientConnectorDNSError);
+    const err = await get(connector, "http://empty.test/").catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ClientConnectorDNSError);
+    expect((err as ClientConnectorDNSError).osError).toMatchObject({
+      code: "ENODATA",
+      message: "DNS lookup of empty.test returned no addresses",
+    });
+  });
+
+  it("keeps dnsCacheMaxSize hosts, dropping the least recently used", async () => {
+    await using srv = await startHttpServer((_req, res) => res.end("x"));
+    const names = ["a.test", "b.test", "c.test", "d.test"];
+    const resolver = new TableResolver(Object.fromEntries(names.map((n) => [n, ["127.0.0.1"]])));
+    await using connector = new TCPConnector({ resolver, dnsCacheMaxSize: 2, forceClose: true });
+    const hosts = () => [...connector.cachedHosts.keys()].map((k) => k.split(":")[0]).sort();
+    await get(connector, `http://a.test:${srv.port}/`);
+    await get(connector, `http://b.test:${srv.port}/`);
+    expect(hosts()).toEqual(["a.test", "b.test"]);
+    await get(connector, `http://a.test:${srv.port}/`); // a hit: a is now the most recently used
+    await get(connector, `http://c.test:${srv.port}/`);
+    expect(hosts()).toEqual(["a.test", "c.test"]);
+    expect(resolver.calls).toEqual(["a.test", "b.test", "c.test"]);
+    await get(connector, `http://b.test:${srv.port}/`);
+    expect(hosts()).toEqual(["b.test", "c.test"]);
+    expect(() => new TCPConnector({ dnsCacheMaxSize: 0 })).toThrow(InvalidArgumentError);
+  });
+
+  it("keeps an answer for exactly ttlDnsCache ms; an expired host asked again counts as new", async () => {
+    await using srv = await startHttpServer((_req, res) => res.end("x"));
+    const resolver = new TableResolver({
+      "a.test": ["127.0.0.1"],
+      "b.test": ["127.0.0.1"],
+      "c.test": ["127.0.0.1"],
+    });
+    await using connector = new TCPConnector({
+      resolver,
+      ttlDnsCache: 1000,
+      dnsCacheMaxSize: 2,
+      forceClose: true,
+    });
+    const start = Date.now();
+    const clock = vi.spyOn(Date, "now").mockReturnValue(start);
+    try {
+      const hosts = () => [...connector.cachedHosts.keys()].map((k) => k.split(":")[0]).sort();
+      await get(connector, `http://a.test:${srv.port}/`);
+      clock.mockReturnValue(start + 1);
+      await get(connector, `http://b.test:${srv.port}/`);
+      clock.mockReturnValue(start + 999);
+      expect(hosts()).toEqual(["a.test", "b.test"]);
+      await get(connector, `http://b.test:${srv.port}/`); // a hit; a.test stays the least recently used
+      expect(resolver.calls).toEqual(["a.test", "b.test"]);
+      // At 1000 ms a.test's answer has lived its ttl: gone from the list, asked for again.
+      clock.mockReturnValue(start + 1000);
+      expect(hosts()).toEqual(["b.test"]);
+      await get(connector, `http://a.test:${srv.port}/`);
+      expect(resolver.calls).toEqual(["a.test", "b.test", "a.test"]);
+      // The new answer for a.test is newer than b.test's: c.test pushes b.test out, not a.test.
+      await get(connector, `http://c.test:${srv.port}/`);
+      expect(hosts()).toEqual(["a.test", "c.test"]);
+    } finally {
+      clock.mockRestore();
+    }
   });
 
   it("closes a resolver it created but not one it was given", async () => {

@@ -1,12 +1,13 @@
 import { createServer, type RequestListener } from "node:http";
 import type { AddressInfo, Socket } from "node:net";
+import { TLSSocket } from "node:tls";
 import {
   ConnectionTimeoutError,
   ConnectorClosedError,
   InvalidArgumentError,
   InvalidUrlClientError,
 } from "@x/errors";
-import { sleep, startHttpServer, startRawServer } from "@x/fixtures";
+import { sleep, startHttpServer, startHttpsServer, startRawServer } from "@x/fixtures";
 import { describe, expect, it } from "vitest";
 import { TCPConnector } from "../src/index.js";
 import { requestText, until } from "./helpers.js";
@@ -335,12 +336,37 @@ describe("connect() and Connection", () => {
     socket.destroy();
   });
 
-  it("refuses URLs it cannot connect to", async () => {
+  it("refuses URLs it cannot connect to, saying why", async () => {
     await using connector = new TCPConnector();
-    await expect(connector.connect({ url: "ftp://example.test/" })).rejects.toBeInstanceOf(
-      InvalidUrlClientError,
-    );
-    await expect(connector.connect({ url: "not a url" })).rejects.toBeInstanceOf(InvalidUrlClientError);
+    const refused = (url: unknown) => connector.connect({ url: url as string }).catch((e: unknown) => e);
+    const ftp = await refused("ftp://example.test/");
+    expect(ftp).toBeInstanceOf(InvalidUrlClientError);
+    expect(ftp).toMatchObject({
+      url: "ftp://example.test/",
+      description: "unsupported scheme ftp: (expected http:, https:, ws: or wss:)",
+    });
+    for (const bad of ["not a url", undefined]) {
+      const err = await refused(bad);
+      expect(err).toBeInstanceOf(InvalidUrlClientError);
+      expect(err).toMatchObject({ url: String(bad), description: "the request origin is not a valid URL" });
+      expect((err as Error).cause).toBeInstanceOf(TypeError);
+    }
+    expect(connector.stats.acquired).toBe(0);
+  });
+
+  it("opens ws: URLs as plain TCP and wss: URLs with TLS", async () => {
+    await using plain = await startHttpServer((_req, res) => res.end("x"));
+    await using secure = await startHttpsServer((_req, res) => res.end("x"));
+    await using connector = new TCPConnector({ ssl: { ca: secure.ca } });
+    const ws = await connector.connect({ url: plain.url("/").replace("http:", "ws:") });
+    expect(ws.transport).not.toBeInstanceOf(TLSSocket);
+    expect(ws.key.origin).toBe(`http://127.0.0.1:${plain.port}`);
+    ws.close();
+    const wss = await connector.connect({ url: secure.url("/").replace("https:", "wss:") });
+    expect(wss.transport).toBeInstanceOf(TLSSocket);
+    expect((wss.transport as TLSSocket).authorized).toBe(true);
+    expect(wss.key.origin).toBe(`https://127.0.0.1:${secure.port}`);
+    wss.close();
   });
 });
 

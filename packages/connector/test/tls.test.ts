@@ -186,6 +186,41 @@ describe("fingerprint pinning", () => {
   });
 });
 
+describe("Fingerprint's input", () => {
+  it("takes hex only as a whole, with an optional sha256 prefix, and says what is wrong", () => {
+    const hex = "ab".repeat(32);
+    expect(new Fingerprint(`SHA256:${hex}`).fingerprint).toEqual(Buffer.alloc(32, 0xab));
+    expect(new Fingerprint(`sha256=${hex}`).fingerprint).toEqual(Buffer.alloc(32, 0xab));
+    expect(new Fingerprint(` ${hex.slice(0, 32)}\n${hex.slice(32)} `).fingerprint).toEqual(
+      Buffer.alloc(32, 0xab),
+    );
+    // The prefix is taken only at the start; anything not hex anywhere is refused.
+    for (const bad of [
+      `${hex.slice(0, 32)}sha256:${hex.slice(32)}`,
+      `${hex}zz`,
+      `zz${hex}`,
+      `${hex.slice(0, 63)}`,
+      "zz",
+    ]) {
+      expect(() => new Fingerprint(bad), bad).toThrow(
+        new InvalidArgumentError(
+          `fingerprint must be hex digits (optionally colon-separated), got ${JSON.stringify(bad)}`,
+        ),
+      );
+    }
+    expect(() => new Fingerprint(Buffer.alloc(31))).toThrow(
+      "fingerprint has invalid length 31; a SHA-256 digest is 32 bytes",
+    );
+    expect(() => new Fingerprint("ab".repeat(33))).toThrow("fingerprint has invalid length 33");
+    for (const bad of [42, null, undefined, ["ab"]]) {
+      expect(() => new Fingerprint(bad as never)).toThrow(
+        new InvalidArgumentError("fingerprint must be a Buffer, a Uint8Array or a hex string"),
+      );
+    }
+    expect(new Fingerprint(new Uint8Array(32).fill(5)).toString()).toBe(Array(32).fill("05").join(":"));
+  });
+});
+
 describe("old and new TLS options", () => {
   it("are mutually exclusive, as in aiohttp", () => {
     const pin = Buffer.alloc(32, 1);

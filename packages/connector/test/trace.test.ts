@@ -2,7 +2,13 @@ import { subscribe, unsubscribe } from "node:diagnostics_channel";
 import { startHttpServer } from "@x/fixtures";
 import { request } from "undici";
 import { describe, expect, it } from "vitest";
-import { type ConnectionInfo, type ConnectorTrace, TCPConnector } from "../src/index.js";
+import {
+  Connection,
+  type ConnectionInfo,
+  type ConnectorTrace,
+  connectorChannels,
+  TCPConnector,
+} from "../src/index.js";
 import { TableResolver } from "./helpers.js";
 
 function recorder(): { events: string[]; trace: ConnectorTrace } {
@@ -110,6 +116,69 @@ describe("diagnostics_channel", () => {
       for (const [n, fn] of listeners) unsubscribe(`x:connector:${n}`, fn);
     }
     expect(seen).toEqual(["connection-create-start", "connection-create-end", "connection-reuseconn"]);
+  });
+
+  it("names the connector in every message, with the host, origin, key and connection", async () => {
+    let arrived = (): void => {};
+    const first = new Promise<void>((r) => {
+      arrived = r;
+    });
+    await using srv = await startHttpServer((_req, res) => {
+      arrived();
+      setTimeout(() => res.end("x"), 20);
+    });
+    const resolver = new TableResolver({ "svc.test": ["127.0.0.1"] });
+    await using connector = new TCPConnector({ resolver, limit: 1 });
+    await using other = new TCPConnector({ resolver, forceClose: true });
+    const origin = `http://svc.test:${srv.port}`;
+    const seen: [string, Record<string, unknown>][] = [];
+    const listeners = Object.keys(connectorChannels).map((name) => {
+      // The connector by identity: two connectors look alike to a deep comparison.
+      const fn = (msg: unknown) => {
+        const m = msg as Record<string, unknown>;
+        const which = m.connector === connector ? "connector" : m.connector === other ? "other" : m.connector;
+        seen.push([name, { ...m, connector: which }]);
+      };
+      connectorChannels[name as keyof typeof connectorChannels].subscribe(fn);
+      return [name as keyof typeof connectorChannels, fn] as const;
+    });
+    const go = (dispatcher: TCPConnector) => request(`${origin}/`, { dispatcher }).then((r) => r.body.text());
+    try {
+      // The second waits (limit 1) for the first's connection, then reuses it.
+      const one = go(connector);
+      await first;
+      await Promise.all([one, go(connector)]);
+      seen.push(["--", {}]);
+      await go(other);
+      await go(other);
+    } finally {
+      for (const [name, fn] of listeners) connectorChannels[name].unsubscribe(fn);
+    }
+    const conn = seen.find(([n]) => n === "connectionCreateEnd")?.[1].connection;
+    expect(conn).toBeInstanceOf(Connection);
+    const key = seen.find(([n]) => n === "connectionQueuedStart")?.[1].key;
+    expect(key).toBeTypeOf("string");
+    expect(key).toContain(origin);
+    const addresses = [expect.objectContaining({ host: "127.0.0.1", port: srv.port })];
+    expect(seen).toEqual([
+      ["connectionCreateStart", { connector: "connector", origin }],
+      ["dnsCacheMiss", { connector: "connector", host: "svc.test" }],
+      ["dnsResolveHostStart", { connector: "connector", host: "svc.test" }],
+      ["dnsResolveHostEnd", { connector: "connector", host: "svc.test", addresses }],
+      ["connectionCreateEnd", { connector: "connector", origin, connection: conn }],
+      ["connectionQueuedStart", { connector: "connector", origin, key }],
+      ["connectionQueuedEnd", { connector: "connector", origin, key }],
+      ["connectionReuseconn", { connector: "connector", origin, key, connection: conn }],
+      ["--", {}],
+      ["connectionCreateStart", { connector: "other", origin }],
+      ["dnsCacheMiss", { connector: "other", host: "svc.test" }],
+      ["dnsResolveHostStart", { connector: "other", host: "svc.test" }],
+      ["dnsResolveHostEnd", { connector: "other", host: "svc.test", addresses }],
+      ["connectionCreateEnd", { connector: "other", origin, connection: expect.any(Connection) }],
+      ["connectionCreateStart", { connector: "other", origin }],
+      ["dnsCacheHit", { connector: "other", host: "svc.test" }],
+      ["connectionCreateEnd", { connector: "other", origin, connection: expect.any(Connection) }],
+    ]);
   });
 
   it("emits the Dispatcher's connect and disconnect events", async () => {
