@@ -1,7 +1,23 @@
-import { startHttp2Server } from "@x/fixtures";
+import type { TLSSocket } from "node:tls";
+import { ClientConnectorCertificateError } from "@x/errors";
+import { startHttp2Server, startHttpsServer } from "@x/fixtures";
 import { request } from "undici";
 import { describe, expect, it } from "vitest";
 import { TCPConnector } from "../src/index.js";
+import { send } from "./helpers.js";
+
+/** A handler answering `name /path` after `ms`, counting the requests it holds at once. */
+function slow(name: string, ms = 20) {
+  const seen = { inFlight: 0, max: 0 };
+  const handler = (req: { url?: string }, res: { end(body: string): void }) => {
+    seen.max = Math.max(seen.max, ++seen.inFlight);
+    setTimeout(() => {
+      seen.inFlight--;
+      res.end(`${name} ${req.url}`);
+    }, ms);
+  };
+  return { seen, handler };
+}
 
 describe("HTTP/2 (allowH2)", () => {
   it("negotiates h2 and carries concurrent requests on one connection, counted once", async () => {
@@ -34,5 +50,78 @@ describe("HTTP/2 (allowH2)", () => {
     await using connector = new TCPConnector({ ssl: { ca: srv.ca } });
     await (await request(srv.url("/"), { dispatcher: connector })).body.text();
     expect(srv.versions).toEqual(["1.1"]);
+  });
+
+  it("carries 100 streams on a connection; requests past that wait for a stream to free", async () => {
+    const { seen, handler } = slow("h2");
+    await using srv = await startHttp2Server(handler);
+    await using connector = new TCPConnector({ allowH2: true, ssl: { ca: srv.ca }, limit: 1 });
+    const bodies = await Promise.all(
+      Array.from({ length: 150 }, (_, i) =>
+        request(srv.url(`/${i}`), { dispatcher: connector }).then((r) => r.body.text()),
+      ),
+    );
+    expect(bodies).toEqual(Array.from({ length: 150 }, (_, i) => `h2 /${i}`));
+    expect(srv.stats.accepted).toBe(1);
+    expect(seen.max).toBe(100);
+    expect(connector.stats).toEqual({ acquired: 0, idle: 1, waiting: 0 });
+  });
+
+  it("gives connect() a raw HTTP/1.1 connection of its own, never a stream of a shared one", async () => {
+    const { handler } = slow("h2");
+    await using srv = await startHttp2Server(handler);
+    await using connector = new TCPConnector({ allowH2: true, ssl: { ca: srv.ca } });
+    const inFlight = request(srv.url("/shared"), { dispatcher: connector }).then((r) => r.body.text());
+    await new Promise((r) => setTimeout(r, 5));
+    const raw = await connector.connect({ url: srv.url("/") });
+    const socket = raw.transport as TLSSocket;
+    expect(socket.alpnProtocol).toBe("http/1.1");
+    socket.write("GET /raw HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+    let reply = "";
+    for await (const chunk of socket) reply += chunk;
+    expect(reply).toMatch(/^HTTP\/1\.1 200 /);
+    expect(reply).toContain("h2 /raw");
+    expect(await inFlight).toBe("h2 /shared");
+    expect(srv.stats.accepted).toBe(2);
+    raw.close();
+    // With only an idle HTTP/2 connection in the pool, connect() still opens one of its own.
+    const again = await connector.connect({ url: srv.url("/") });
+    expect((again.transport as TLSSocket).alpnProtocol).toBe("http/1.1");
+    expect(srv.stats.accepted).toBe(3);
+    again.close();
+  });
+
+  it("sends requests that waited for a connection speaking HTTP/1.1 after all on connections of their own", async () => {
+    // The server holds each answer until all five requests are in, or for 1 s at most.
+    const held: (() => void)[] = [];
+    let max = 0;
+    await using srv = await startHttpsServer((req, res) => {
+      const answer = () => res.end(`h1 ${req.url}`);
+      held.push(answer);
+      max = Math.max(max, held.length);
+      if (held.length === 5) for (const a of held.splice(0)) a();
+      else setTimeout(() => held.includes(answer) && held.splice(held.indexOf(answer), 1)[0]?.(), 1000);
+    });
+    await using connector = new TCPConnector({ allowH2: true, ssl: { ca: srv.ca } });
+    const bodies = await Promise.all(
+      Array.from({ length: 5 }, (_, i) =>
+        request(srv.url(`/${i}`), { dispatcher: connector }).then((r) => r.body.text()),
+      ),
+    );
+    expect(bodies).toEqual(["h1 /0", "h1 /1", "h1 /2", "h1 /3", "h1 /4"]);
+    expect(srv.stats.accepted).toBe(5);
+    expect(max).toBe(5);
+    expect(connector.stats).toEqual({ acquired: 0, idle: 5, waiting: 0 });
+  });
+
+  it("fails each request that waited for a connection that could not be opened, none hangs", async () => {
+    await using srv = await startHttp2Server((_req, res) => res.end("never"));
+    await using connector = new TCPConnector({ allowH2: true });
+    const results = await Promise.all(
+      Array.from({ length: 3 }, () => send(connector, srv.url("/")).catch((e: unknown) => e)),
+    );
+    for (const err of results) expect(err).toBeInstanceOf(ClientConnectorCertificateError);
+    expect(srv.versions).toEqual([]);
+    expect(connector.stats).toEqual({ acquired: 0, idle: 0, waiting: 0 });
   });
 });
