@@ -1,9 +1,10 @@
 import { ConnectionTimeoutError } from "@x/errors";
-import type { Connection } from "./connection.js";
+import { Connection } from "./connection.js";
 import type { ConnectionOpener } from "./connection-opener.js";
 import type { H2Sharing, SharingWaiter } from "./h2-sharing.js";
 import type { Pool } from "./pool.js";
 import type { PoolKey } from "./pool-key.js";
+import type { PooledConnection } from "./pooled-connection.js";
 import { type ConnectorTrace, publish } from "./trace.js";
 
 /**
@@ -49,7 +50,7 @@ export abstract class Acquisition implements SharingWaiter {
   readonly #trace: ConnectorTrace | undefined;
   readonly #connectTimeout: number | null | undefined;
   readonly #sockConnect: number | null | undefined;
-  #conn: Connection | undefined;
+  #conn: PooledConnection | undefined;
   #opening: AbortController | undefined;
   #timer: NodeJS.Timeout | undefined;
   #reused = false;
@@ -67,7 +68,7 @@ export abstract class Acquisition implements SharingWaiter {
   }
 
   /** The acquisition ended: with an open connection (`reused` when it was not opened for it), or `err`. */
-  protected abstract acquired(err: Error | null, conn?: Connection, reused?: boolean): void;
+  protected abstract acquired(err: Error | null, conn?: PooledConnection, reused?: boolean): void;
 
   /** True once a connection was handed over or the acquisition failed. */
   get done(): boolean {
@@ -115,7 +116,7 @@ export abstract class Acquisition implements SharingWaiter {
   // ── PoolWaiter ───────────────────────────────────────────────────────
 
   /** @internal */
-  accepts(conn: Connection): boolean {
+  accepts(conn: PooledConnection): boolean {
     const need = this.#need;
     if (need === "raw") return conn.client === undefined;
     return need === "shared" || !conn.h2;
@@ -129,7 +130,7 @@ export abstract class Acquisition implements SharingWaiter {
   }
 
   /** @internal */
-  grant(conn: Connection, reused: boolean): void {
+  grant(conn: PooledConnection, reused: boolean): void {
     this.#conn = conn;
     this.#reused = reused;
     conn.addStream();
@@ -151,7 +152,7 @@ export abstract class Acquisition implements SharingWaiter {
 
   // ── internals ────────────────────────────────────────────────────────
 
-  #open(conn: Connection): void {
+  #open(conn: PooledConnection): void {
     const { sharing, opener } = this.#host;
     const coalescing = this.shareable && opener.mayBeH2(this.key) && sharing.beginOpening(this.key);
     const controller = new AbortController();
@@ -200,7 +201,7 @@ export abstract class Acquisition implements SharingWaiter {
   }
 }
 
-/** aiohttp's `connect()`: an acquisition for a raw connection, as a promise. */
+/** aiohttp's `connect()`: an acquisition for a raw connection, as a promise of the holder's {@link Connection}. */
 class ConnectionAcquisition extends Acquisition {
   readonly #resolve: (conn: Connection) => void;
   readonly #reject: (err: Error) => void;
@@ -222,10 +223,10 @@ class ConnectionAcquisition extends Acquisition {
     this.acquire();
   }
 
-  protected acquired(err: Error | null, conn?: Connection): void {
+  protected acquired(err: Error | null, conn?: PooledConnection): void {
     this.#signal?.removeEventListener("abort", this.#onAbort);
     if (err || !conn) this.#reject(err ?? new Error("no connection"));
-    else this.#resolve(conn);
+    else this.#resolve(new Connection(conn));
   }
 }
 

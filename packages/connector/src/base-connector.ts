@@ -17,6 +17,7 @@ import { forHandlers, isDispatcherClosed } from "./handler-errors.js";
 import { controllerHandler } from "./legacy-handler.js";
 import { Pool } from "./pool.js";
 import { originKey, type PoolKey, PoolKeys } from "./pool-key.js";
+import type { PooledConnection } from "./pooled-connection.js";
 import { PooledRequest, type RequestHost } from "./pooled-request.js";
 import type { SocketSource } from "./socket-source.js";
 
@@ -351,7 +352,7 @@ export abstract class BaseConnector extends Dispatcher implements AsyncDisposabl
   // ── the parts' callbacks ────────────────────────────────────────────
 
   /** A request on `conn` ended: HTTP/1.1 connections go back to the pool, HTTP/2 ones when idle. */
-  #leave(conn: Connection): void {
+  #leave(conn: PooledConnection): void {
     if (conn.removeStream() === 0) conn.release();
     else if (conn.h2) this.#sharing.fill(conn);
     this.#drained(conn.key);
@@ -372,14 +373,14 @@ export abstract class BaseConnector extends Dispatcher implements AsyncDisposabl
   }
 
   /** `conn`'s socket left HTTP through an upgrade or CONNECT: it counts until it closes. */
-  #upgraded(conn: Connection): void {
+  #upgraded(conn: PooledConnection): void {
     const client = conn.markUpgraded();
     const socket = conn.socket;
     if (!socket || socket.destroyed) queueMicrotask(() => conn.close());
     if (client) void client.destroy().catch(() => {});
   }
 
-  #socketClosed(conn: Connection, socket: Socket): void {
+  #socketClosed(conn: PooledConnection, socket: Socket): void {
     if (conn.socket !== socket) return;
     if (!this.#clients.handedToClient(socket) && this.listenerCount("disconnect") > 0) {
       this.emit(
@@ -393,7 +394,7 @@ export abstract class BaseConnector extends Dispatcher implements AsyncDisposabl
     else this.#pool.dropIdle(conn);
   }
 
-  #onIdle(conn: Connection): void {
+  #onIdle(conn: PooledConnection): void {
     // undici's Client closes its own idle socket after keepaliveTimeout; a raw socket given back
     // through connect().release() needs a timer of its own.
     if (conn.client) return;
@@ -403,7 +404,7 @@ export abstract class BaseConnector extends Dispatcher implements AsyncDisposabl
     conn.socket?.unref();
   }
 
-  #destroyConnection(conn: Connection, err?: Error): Promise<void> {
+  #destroyConnection(conn: PooledConnection, err?: Error): Promise<void> {
     if (this.#settings.cleanupClosed && !this.#lifecycle.destroyed && conn.closeTlsGracefully(2000))
       return Promise.resolve();
     return conn.destroy(err);

@@ -1,11 +1,11 @@
 import type { Socket } from "node:net";
 import { Client } from "undici";
-import type { Connection } from "./connection.js";
 import type { ConnectionOpener } from "./connection-opener.js";
 import type { ConnectorSettings } from "./connector-options.js";
 import { ExpectContinueSocket } from "./expect-continue.js";
 import { MAX_STREAMS } from "./h2-sharing.js";
 import { forHandlers } from "./handler-errors.js";
+import type { PooledConnection } from "./pooled-connection.js";
 
 /** The connector as an event emitter, for the events its clients report. */
 interface Emitter {
@@ -42,7 +42,7 @@ export class ConnectionClients {
    * gets a client that speaks through an {@link ExpectContinueSocket} (for one request: the
    * connection closes after it).
    */
-  clientFor(conn: Connection, expectContinue = false): Client {
+  clientFor(conn: PooledConnection, expectContinue = false): Client {
     const existing = conn.client;
     if (existing && !existing.destroyed) return existing;
     const settings = this.#settings;
@@ -67,7 +67,7 @@ export class ConnectionClients {
   }
 
   #connect(
-    conn: Connection,
+    conn: PooledConnection,
     expectContinue: boolean,
     callback: (err: Error | null, socket: Socket | null) => void,
   ): void {

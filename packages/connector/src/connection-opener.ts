@@ -1,8 +1,8 @@
 import type { Socket } from "node:net";
 import { ConnectorClosedError } from "@x/errors";
-import type { Connection } from "./connection.js";
 import { forHandlers } from "./handler-errors.js";
 import type { PoolKey } from "./pool-key.js";
+import type { PooledConnection } from "./pooled-connection.js";
 import { type ConnectorTrace, publish } from "./trace.js";
 
 /** What one connection attempt may use (the argument of a connector's `openSocket`). */
@@ -37,7 +37,7 @@ export interface OpenerHost {
   /** The subclass's socket factory (`BaseConnector.openSocket`). */
   openSocket(key: PoolKey, attempt: ConnectAttempt): Promise<Socket>;
   /** A connection's socket closed. */
-  socketClosed(conn: Connection, socket: Socket): void;
+  socketClosed(conn: PooledConnection, socket: Socket): void;
 }
 
 const H2_ALPN: readonly string[] = Object.freeze(["h2", "http/1.1"]);
@@ -71,7 +71,7 @@ export class ConnectionOpener {
   }
 
   /** Opens a socket for `conn` and gives it to the connection. */
-  async open(conn: Connection, request: OpenRequest): Promise<Socket> {
+  async open(conn: PooledConnection, request: OpenRequest): Promise<Socket> {
     const { controller, trace } = request;
     const dispatcher = this.#host.dispatcher;
     conn.setOpening(controller);

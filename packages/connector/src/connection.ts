@@ -1,223 +1,64 @@
 import type { Socket } from "node:net";
-import type { Client } from "undici";
 import type { PoolKey } from "./pool-key.js";
-
-/** The part of a connector that a {@link Connection} reports back to. */
-export interface ConnectionOwner {
-  releaseConnection(conn: Connection): void;
-  detachConnection(conn: Connection): void;
-  closeConnection(conn: Connection): void;
-}
-
-/** Where a connection is in its life. */
-export type ConnectionState = "acquired" | "idle" | "detached" | "closed";
+import type { PooledConnection } from "./pooled-connection.js";
+import type { PooledSocket } from "./socket-source.js";
 
 /**
- * One connection of a connector's pool (aiohttp's `Connection`). Obtained from
- * `connector.connect()` — or, for requests dispatched through the connector, reported per
- * request — never constructed by users.
- *
- * A connection counts against `limit` and `limitPerHost` from the moment it is acquired (while it
- * is still being opened, too) until it is released, closed or detached.
+ * A connection taken with `connector.connect()` (aiohttp's `Connection`): one use of a pooled
+ * connection, by one holder. It counts against `limit` and `limitPerHost` until the holder calls
+ * `release()`, `close()` or `detach()`; from then on it is spent — its `transport` is `null` and
+ * its methods do nothing — while the pooled connection behind it may already serve someone else.
  */
-/** Counts connections going idle, over every pool: the order of {@link Connection.idleSeq}. */
-let idleSeq = 0;
-
-export class Connection {
-  /** The pool key the connection belongs to. */
-  readonly key: PoolKey;
-  readonly #owner: ConnectionOwner;
-  #state: ConnectionState = "acquired";
-  #socket: Socket | undefined;
-  #socketUses = 0;
-  #client: Client | undefined;
-  #idleSince = 0;
-  #idleSeq = 0;
-  #upgraded = false;
-  #h2 = false;
-  #streams = 0;
-  #idleTimer: NodeJS.Timeout | undefined;
-  #opening: AbortController | undefined;
+export class Connection implements PooledSocket {
+  readonly #pooled: PooledConnection;
+  readonly #lease: number;
 
   /** @internal */
-  constructor(owner: ConnectionOwner, key: PoolKey) {
-    this.#owner = owner;
-    this.key = key;
+  constructor(pooled: PooledConnection) {
+    this.#pooled = pooled;
+    this.#lease = pooled.lease;
   }
 
-  /** True once the connection was released, closed or detached: the holder may no longer use it. */
+  /** The pool key of the connection (`origin`, `hostname`, `port`, TLS settings). */
+  get key(): PoolKey {
+    return this.#pooled.key;
+  }
+
+  /** True once this holder released, closed or detached it (or the connector closed it). */
   get closed(): boolean {
-    return this.#state !== "acquired";
-  }
-
-  /** Where the connection is in its life. */
-  get state(): ConnectionState {
-    return this.#state;
-  }
-
-  /** The socket (a `tls.TLSSocket` for https), or `null` while none is open. */
-  get transport(): Socket | null {
-    return this.#socket && !this.#socket.destroyed ? this.#socket : null;
-  }
-
-  /** Closes the connection and its socket; it is not reused. Does nothing after `detach()`. */
-  close(): void {
-    if (this.#state === "closed" || this.#state === "detached") return;
-    this.#owner.closeConnection(this);
+    return !this.#held || this.#pooled.state !== "acquired";
   }
 
   /**
-   * Gives the connection back to the pool. A healthy socket is kept for reuse until
-   * `keepaliveTimeout`; otherwise it is closed.
+   * The socket (a `tls.TLSSocket` for https): while held, and after `detach()` (the holder owns it
+   * then); `null` once released or closed.
    */
+  get transport(): Socket | null {
+    if (!this.#held) return null;
+    const state = this.#pooled.state;
+    return state === "acquired" || state === "detached" ? this.#pooled.transport : null;
+  }
+
+  /** Gives the connection back to the pool; a healthy socket is kept for reuse until `keepaliveTimeout`. */
   release(): void {
-    if (this.#state !== "acquired") return;
-    this.#owner.releaseConnection(this);
+    if (this.#held) this.#pooled.release();
+  }
+
+  /** Closes the connection and its socket; it is not reused. */
+  close(): void {
+    if (this.#held) this.#pooled.close();
   }
 
   /**
-   * Takes the socket out of the pool's hands: it stops counting against the limits, and the
-   * caller owns the socket and must close it. Later `close()`/`release()` calls do nothing.
+   * Takes the socket out of the pool: it stops counting against the limits, and the holder owns
+   * the socket and must close it. Later `close()`/`release()` calls do nothing.
    */
   detach(): void {
-    if (this.#state !== "acquired") return;
-    this.#owner.detachConnection(this);
+    if (this.#held) this.#pooled.detach();
   }
 
-  // ── used by the connector's parts ──────────────────────────────────────
-
-  /** @internal */
-  setState(state: ConnectionState): void {
-    this.#state = state;
-    if (state !== "idle" && this.#idleTimer) {
-      clearTimeout(this.#idleTimer);
-      this.#idleTimer = undefined;
-    }
-    if (state === "idle") {
-      this.#idleSince = Date.now();
-      this.#idleSeq = ++idleSeq;
-    }
-  }
-
-  /** @internal When the connection last became idle (ms since the epoch). */
-  get idleSince(): number {
-    return this.#idleSince;
-  }
-
-  /** Orders idle connections by when they went idle, exactly (idleSince has ms resolution). */
-  get idleSeq(): number {
-    return this.#idleSeq;
-  }
-
-  /** @internal Closes the connection when it has been idle too long (a raw socket's own timer). */
-  setIdleTimer(timer: NodeJS.Timeout): void {
-    this.#idleTimer = timer;
-  }
-
-  /** @internal The current socket, destroyed or not. */
-  get socket(): Socket | undefined {
-    return this.#socket;
-  }
-
-  /** @internal A socket was opened for this connection. */
-  setSocket(socket: Socket): void {
-    this.#socket = socket;
-    this.#socketUses = 0;
-    this.#h2 = (socket as { alpnProtocol?: string | false }).alpnProtocol === "h2";
-  }
-
-  /** @internal Counts a request on `socket`; true when the socket had carried one before. */
-  useSocket(socket: Socket | undefined): boolean {
-    if (socket === undefined || socket !== this.#socket) return false;
-    return this.#socketUses++ > 0;
-  }
-
-  /** @internal The socket speaks HTTP/2, so requests may share the connection. */
-  get h2(): boolean {
-    return this.#h2;
-  }
-
-  /** @internal Requests running on the connection: 1 for HTTP/1.1, up to the stream limit for HTTP/2. */
-  get streams(): number {
-    return this.#streams;
-  }
-
-  /** @internal One more request runs on the connection. */
-  addStream(): void {
-    this.#streams++;
-  }
-
-  /** @internal A request on the connection ended; returns how many are left. */
-  removeStream(): number {
-    if (this.#streams > 0) this.#streams--;
-    return this.#streams;
-  }
-
-  /** @internal The undici client bound to this connection's socket, if one was made. */
-  get client(): Client | undefined {
-    return this.#client;
-  }
-
-  /** @internal */
-  setClient(client: Client | undefined): void {
-    this.#client = client;
-  }
-
-  /** @internal True once the socket left HTTP through an upgrade or CONNECT. */
-  get upgraded(): boolean {
-    return this.#upgraded;
-  }
-
-  /**
-   * @internal The socket left the HTTP client through an upgrade or CONNECT: the client is
-   * forgotten (and returned, for the caller to dispose of) and the socket is the upgrader's.
-   */
-  markUpgraded(): Client | undefined {
-    const client = this.#client;
-    this.#client = undefined;
-    this.#upgraded = true;
-    return client;
-  }
-
-  /** @internal A socket is being opened for this connection; aborting `controller` stops it. */
-  setOpening(controller: AbortController | undefined): void {
-    this.#opening = controller;
-  }
-
-  /** @internal True when the socket is open and can carry a request. */
-  get alive(): boolean {
-    const socket = this.#socket;
-    return socket !== undefined && !socket.destroyed && !socket.readableEnded && !this.#upgraded;
-  }
-
-  /**
-   * @internal Closes an idle raw TLS connection the polite way — close_notify now, abort if the
-   * peer has not finished closing within `boundMs` (aiohttp's `enable_cleanup_closed`). False
-   * when that does not apply (no open TLS socket, or an HTTP client owns it).
-   */
-  closeTlsGracefully(boundMs: number): boolean {
-    const socket = this.#socket;
-    if (!socket || socket.destroyed || this.#client !== undefined) return false;
-    if ((socket as { encrypted?: boolean }).encrypted !== true) return false;
-    socket.end();
-    const timer = setTimeout(() => socket.destroy(), boundMs);
-    timer.unref();
-    socket.once("close", () => clearTimeout(timer));
-    this.setState("closed");
-    return true;
-  }
-
-  /** @internal Destroys the socket and the HTTP client, if any, and stops an opening in progress. */
-  destroy(err?: Error): Promise<void> {
-    this.setState("closed");
-    this.#opening?.abort(err);
-    const socket = this.#socket;
-    const client = this.#client;
-    this.#client = undefined;
-    // The client goes first, so a request it is running fails with `err`, not with "socket closed".
-    const closing =
-      client && !client.destroyed ? client.destroy(err ?? null).catch(() => {}) : Promise.resolve();
-    if (socket && !socket.destroyed) socket.destroy();
-    return closing;
+  /** This holder's use is the pooled connection's current one. */
+  get #held(): boolean {
+    return this.#pooled.lease === this.#lease;
   }
 }

@@ -1,4 +1,4 @@
-import type { Connection } from "./connection.js";
+import type { PooledConnection } from "./pooled-connection.js";
 import type { ProxySettings } from "./proxy.js";
 import type { SslOption } from "./ssl.js";
 import type { ConnectorTrace } from "./trace.js";
@@ -13,7 +13,7 @@ export interface ConnectorTimeouts {
 
 /** What a request was given, reported once it is written on a connection. */
 export interface ConnectionInfo {
-  readonly connection: Connection;
+  readonly connection: PooledConnection;
   /** The socket had carried a request before (a keep-alive reuse). */
   readonly reused: boolean;
 }

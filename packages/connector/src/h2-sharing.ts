@@ -1,6 +1,6 @@
-import type { Connection } from "./connection.js";
 import type { Pool, PoolWaiter } from "./pool.js";
 import type { PoolKey } from "./pool-key.js";
+import type { PooledConnection } from "./pooled-connection.js";
 
 /** Concurrent requests on one HTTP/2 connection (Node's http2 servers allow 100 by default). */
 export const MAX_STREAMS = 100;
@@ -21,7 +21,7 @@ export interface SharingWaiter extends PoolWaiter {
 export class H2Sharing {
   readonly #pool: Pool;
   /** Open HTTP/2 connections per key. */
-  readonly #shared = new Map<string, Set<Connection>>();
+  readonly #shared = new Map<string, Set<PooledConnection>>();
   /** Requests waiting for the connection being opened for a key. */
   readonly #opening = new Map<string, SharingWaiter[]>();
 
@@ -30,7 +30,7 @@ export class H2Sharing {
   }
 
   /** An HTTP/2 connection of `key` in use, with room for one more stream, if any. */
-  find(key: PoolKey): Connection | undefined {
+  find(key: PoolKey): PooledConnection | undefined {
     const set = this.#shared.get(key.id);
     if (!set) return undefined;
     for (const conn of set) {
@@ -67,7 +67,7 @@ export class H2Sharing {
    * The connection begun with {@link H2Sharing.beginOpening} is open, or failed. An HTTP/2
    * connection takes the waiting requests as streams; otherwise they queue in the pool.
    */
-  settle(conn: Connection): void {
+  settle(conn: PooledConnection): void {
     const h2 = conn.h2 && conn.state === "acquired" && conn.alive;
     if (h2) {
       let set = this.#shared.get(conn.key.id);
@@ -85,7 +85,7 @@ export class H2Sharing {
   }
 
   /** Gives an HTTP/2 connection's free streams to requests queued in the pool for its key. */
-  fill(conn: Connection): void {
+  fill(conn: PooledConnection): void {
     if (conn.state !== "acquired" || !conn.h2) return;
     for (const waiter of this.#pool.takeShareable(conn.key.id, MAX_STREAMS - conn.streams)) {
       waiter.grant(conn, true);

@@ -5,7 +5,7 @@ export {
   type ConnectorStats,
   type ConnectRequest,
 } from "./base-connector.js";
-export { Connection, type ConnectionState } from "./connection.js";
+export { Connection } from "./connection.js";
 export type {
   ConnectionInfo,
   ConnectorDispatchExtension,
@@ -17,6 +17,7 @@ export { type DispatchFailure, dispatchError } from "./error-mapping.js";
 export { checkHeaderName, checkHeaderValue, isToken } from "./fields.js";
 export { Fingerprint } from "./fingerprint.js";
 export type { PoolKey } from "./pool-key.js";
+export { type ConnectionState, PooledConnection } from "./pooled-connection.js";
 export { type ProxySettings, proxyId, proxyOption, proxySettings } from "./proxy.js";
 export {
   type AbstractResolver,

@@ -1,18 +1,18 @@
 import { ConnectorClosedError } from "@x/errors";
-import { Connection, type ConnectionOwner } from "./connection.js";
 import type { PoolKey } from "./pool-key.js";
+import { type ConnectionOwner, PooledConnection } from "./pooled-connection.js";
 
 /** A request waiting for, or being given, a connection. */
 export interface PoolWaiter {
   readonly key: PoolKey;
   /** Hands over a connection; `reused` when it came from the idle pool with an open socket. */
-  grant(conn: Connection, reused: boolean): void;
+  grant(conn: PooledConnection, reused: boolean): void;
   /** The wait failed (the pool closed). */
   fail(err: Error): void;
   /** The request had to wait; called once, before `grant` or `fail`. */
   queued?(): void;
   /** Whether an idle connection suits this waiter; default: any. */
-  accepts?(conn: Connection): boolean;
+  accepts?(conn: PooledConnection): boolean;
   /** The waiter can run as one more stream on an HTTP/2 connection of its key. */
   readonly shareable?: boolean;
 }
@@ -30,9 +30,9 @@ export interface PoolSettings {
 /** What the pool asks of the connector that owns it. */
 export interface PoolHooks {
   /** Destroys a connection's socket and HTTP client; requests running on it fail with `err`. */
-  destroy(conn: Connection, err?: Error): Promise<void>;
+  destroy(conn: PooledConnection, err?: Error): Promise<void>;
   /** A connection just became idle. */
-  idle(conn: Connection): void;
+  idle(conn: PooledConnection): void;
 }
 
 /** Past this many keys in the idle map, a key's emptied idle list is removed. */
@@ -73,13 +73,13 @@ class Queue {
 export class Pool implements ConnectionOwner {
   readonly #settings: PoolSettings;
   readonly #hooks: PoolHooks;
-  readonly #acquired = new Set<Connection>();
+  readonly #acquired = new Set<PooledConnection>();
   readonly #acquiredPerKey = new Map<string, number>();
   /**
    * Idle connections per key, oldest first. A key's list stays in the map when it empties (unless
    * the map holds many keys): one origin's requests then cost no map insertion and deletion each.
    */
-  readonly #idle = new Map<string, Connection[]>();
+  readonly #idle = new Map<string, PooledConnection[]>();
   #idleCount = 0;
   readonly #waiting = new Map<string, Queue>();
   readonly #entries = new WeakMap<PoolWaiter, Entry>();
@@ -112,7 +112,7 @@ export class Pool implements ConnectionOwner {
   }
 
   /** Every acquired connection, for inspection and shutdown. */
-  acquiredConnections(): readonly Connection[] {
+  acquiredConnections(): readonly PooledConnection[] {
     return [...this.#acquired];
   }
 
@@ -169,7 +169,7 @@ export class Pool implements ConnectionOwner {
     return true;
   }
 
-  releaseConnection(conn: Connection): void {
+  releaseConnection(conn: PooledConnection): void {
     if (!this.#unacquire(conn)) return;
     if (this.#closed || this.#settings.keepaliveTimeout <= 0 || !conn.alive) {
       this.#destroy(conn);
@@ -184,21 +184,21 @@ export class Pool implements ConnectionOwner {
     this.#drain();
   }
 
-  closeConnection(conn: Connection): void {
+  closeConnection(conn: PooledConnection): void {
     if (conn.state === "idle") this.#removeIdle(conn);
     else this.#unacquire(conn);
     this.#destroy(conn);
     this.#drain();
   }
 
-  detachConnection(conn: Connection): void {
+  detachConnection(conn: PooledConnection): void {
     if (!this.#unacquire(conn)) return;
     conn.setState("detached");
     this.#drain();
   }
 
   /** An idle connection's socket closed on its own. */
-  dropIdle(conn: Connection): void {
+  dropIdle(conn: PooledConnection): void {
     if (conn.state !== "idle") return;
     this.#removeIdle(conn);
     this.#destroy(conn);
@@ -268,12 +268,12 @@ export class Pool implements ConnectionOwner {
         this.#destroy(oldest);
       }
     }
-    const conn = new Connection(this, key);
+    const conn = new PooledConnection(this, key);
     this.#markAcquired(conn);
     waiter.grant(conn, false);
   }
 
-  #markAcquired(conn: Connection): void {
+  #markAcquired(conn: PooledConnection): void {
     conn.setState("acquired");
     this.#acquired.add(conn);
     if (this.#settings.limitPerHost > 0) {
@@ -281,7 +281,7 @@ export class Pool implements ConnectionOwner {
     }
   }
 
-  #unacquire(conn: Connection): boolean {
+  #unacquire(conn: PooledConnection): boolean {
     if (!this.#acquired.delete(conn)) return false;
     if (this.#settings.limitPerHost <= 0) return true;
     const n = (this.#acquiredPerKey.get(conn.key.id) ?? 1) - 1;
@@ -291,7 +291,7 @@ export class Pool implements ConnectionOwner {
   }
 
   /** Takes `conn` out of the idle lists (`at`: its index in its key's list, when known). */
-  #removeIdle(conn: Connection, at?: number): void {
+  #removeIdle(conn: PooledConnection, at?: number): void {
     const list = this.#idle.get(conn.key.id);
     if (!list) return;
     const i = at ?? list.indexOf(conn);
@@ -303,8 +303,8 @@ export class Pool implements ConnectionOwner {
   }
 
   /** The idle connection, over every key, that went idle first. */
-  #leastRecentlyUsed(): Connection | undefined {
-    let oldest: Connection | undefined;
+  #leastRecentlyUsed(): PooledConnection | undefined {
+    let oldest: PooledConnection | undefined;
     for (const list of this.#idle.values()) {
       const first = list[0];
       if (first && (!oldest || first.idleSeq < oldest.idleSeq)) oldest = first;
@@ -312,7 +312,7 @@ export class Pool implements ConnectionOwner {
     return oldest;
   }
 
-  #destroy(conn: Connection): void {
+  #destroy(conn: PooledConnection): void {
     conn.setState("closed");
     void this.#hooks.destroy(conn);
   }

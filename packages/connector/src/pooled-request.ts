@@ -1,11 +1,11 @@
 import type { Duplex } from "node:stream";
 import { type Client, type Dispatcher, errors as undiciErrors } from "undici";
 import { Acquisition, type AcquisitionHost, type ConnectionNeed } from "./acquisition.js";
-import type { Connection } from "./connection.js";
 import type { ConnectorDispatchExtension, ConnectorDispatchOptions } from "./dispatch-options.js";
 import { forHandlers } from "./handler-errors.js";
 import type { ControllerHandler } from "./legacy-handler.js";
 import type { PoolKey } from "./pool-key.js";
+import type { PooledConnection } from "./pooled-connection.js";
 import { proxyHeaderLines } from "./proxy.js";
 
 /** What a pooled request needs from its connector. */
@@ -14,11 +14,11 @@ export interface RequestHost extends AcquisitionHost {
   /** True once `close()` was called (errors then say "closed", not "destroyed"). */
   readonly closing: boolean;
   /** The HTTP client bound to `conn`, created on first use (speaking `Expect: 100-continue` if asked). */
-  clientFor(conn: Connection, expectContinue?: boolean): Client;
+  clientFor(conn: PooledConnection, expectContinue?: boolean): Client;
   /** `conn`'s socket left HTTP through an upgrade or CONNECT. */
-  upgraded(conn: Connection): void;
+  upgraded(conn: PooledConnection): void;
   /** A request on `conn` is done; the connection goes back to the pool when none is left. */
-  leave(conn: Connection): void;
+  leave(conn: PooledConnection): void;
   /** The request has ended: its handler had its last callback. */
   settled(request: PooledRequest): void;
 }
@@ -44,7 +44,7 @@ export class PooledRequest extends Acquisition implements Dispatcher.DispatchCon
   readonly #handler: ControllerHandler;
   readonly #x: ConnectorDispatchOptions | undefined;
   #acquiring = false;
-  #conn: Connection | undefined;
+  #conn: PooledConnection | undefined;
   /** The controller of the undici `Client` running the request, once it runs. */
   #inner: Dispatcher.DispatchController | undefined;
   #reason: Error | null = null;
@@ -258,7 +258,7 @@ export class PooledRequest extends Acquisition implements Dispatcher.DispatchCon
   // ── internals ────────────────────────────────────────────────────────
 
   /** The acquisition ended: the request runs on `conn`, or fails with `err`. */
-  protected acquired(err: Error | null, conn?: Connection): void {
+  protected acquired(err: Error | null, conn?: PooledConnection): void {
     this.#acquiring = false;
     if (err || !conn) {
       err ??= new undiciErrors.RequestAbortedError();

@@ -16,7 +16,7 @@ export interface PooledSocket {
 /**
  * What a websocket client needs from a connector: a connected socket for a URL, through the
  * request's proxy and with its TLS settings, counted against the pool's limits. Every
- * `@x/connector` connector is one (`Connection` is its `PooledSocket`); any other connector can
+ * `@x/connector` connector is one (`Connection`, what `connect()` gives, is its `PooledSocket`); any other connector can
  * be, by implementing `connectSocket`.
  */
 export interface SocketSource {

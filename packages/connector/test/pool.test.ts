@@ -312,13 +312,50 @@ describe("connect() and Connection", () => {
     await using srv = await startHttpServer((_req, res) => res.end("x"));
     await using connector = new TCPConnector({ limit: 1 });
     const conn = await connector.connect({ url: srv.url() });
+    const socket = conn.transport;
     const queued = connector.connect({ url: srv.url() });
     await sleep(20);
     expect(connector.stats.waiting).toBe(1);
     conn.release();
     const second = await queued;
-    expect(second.transport).toBe(conn.transport);
+    expect(second.transport).toBe(socket);
     second.close();
+  });
+
+  it("a Connection let go is spent: a late close() cannot touch the socket's next holder", async () => {
+    await using srv = await startHttpServer((req, res) => res.end(`raw ${req.url}`));
+    await using connector = new TCPConnector({ limit: 1 });
+    const a = await connector.connect({ url: srv.url() });
+    const socket = a.transport;
+    const queued = connector.connect({ url: srv.url() });
+    // release() hands the socket to the waiting connect() at once; a's close() in a `finally`
+    // right after must not close it under the new holder.
+    a.release();
+    a.close();
+    a.detach();
+    a.release();
+    expect(a.closed).toBe(true);
+    expect(a.transport).toBeNull();
+    const b = await queued;
+    expect(b).not.toBe(a);
+    expect(b.closed).toBe(false);
+    expect(b.transport).toBe(socket);
+    expect(connector.stats).toEqual({ acquired: 1, idle: 0, waiting: 0 });
+    const reply = new Promise<string>((resolve) => socket?.once("data", (d: Buffer) => resolve(String(d))));
+    b.transport?.write(`GET /second HTTP/1.1\r\nHost: ${srv.host}\r\n\r\n`);
+    expect(await reply).toContain("raw /second");
+    // Idle in the pool, then taken by a third holder: b's late calls do nothing either.
+    b.release();
+    expect(b.transport).toBeNull();
+    const c = await connector.connect({ url: srv.url() });
+    b.close();
+    b.detach();
+    expect(c.transport).toBe(socket);
+    expect(connector.stats).toEqual({ acquired: 1, idle: 0, waiting: 0 });
+    c.close();
+    expect(c.transport).toBeNull();
+    expect(socket?.destroyed).toBe(true);
+    expect(connector.stats).toEqual({ acquired: 0, idle: 0, waiting: 0 });
   });
 
   it("detach() hands the socket over for good", async () => {
@@ -329,6 +366,8 @@ describe("connect() and Connection", () => {
     conn.detach();
     conn.release();
     conn.close();
+    expect(conn.transport).toBe(socket);
+    expect(conn.closed).toBe(true);
     expect(socket.destroyed).toBe(false);
     expect(connector.stats.acquired).toBe(0);
     await connector.close();

@@ -3,10 +3,10 @@ import { startHttpServer } from "@x/fixtures";
 import { request } from "undici";
 import { describe, expect, it } from "vitest";
 import {
-  Connection,
   type ConnectionInfo,
   type ConnectorTrace,
   connectorChannels,
+  PooledConnection,
   TCPConnector,
 } from "../src/index.js";
 import { TableResolver } from "./helpers.js";
@@ -155,7 +155,7 @@ describe("diagnostics_channel", () => {
       for (const [name, fn] of listeners) connectorChannels[name].unsubscribe(fn);
     }
     const conn = seen.find(([n]) => n === "connectionCreateEnd")?.[1].connection;
-    expect(conn).toBeInstanceOf(Connection);
+    expect(conn).toBeInstanceOf(PooledConnection);
     const key = seen.find(([n]) => n === "connectionQueuedStart")?.[1].key;
     expect(key).toBeTypeOf("string");
     expect(key).toContain(origin);
@@ -174,10 +174,10 @@ describe("diagnostics_channel", () => {
       ["dnsCacheMiss", { connector: "other", host: "svc.test" }],
       ["dnsResolveHostStart", { connector: "other", host: "svc.test" }],
       ["dnsResolveHostEnd", { connector: "other", host: "svc.test", addresses }],
-      ["connectionCreateEnd", { connector: "other", origin, connection: expect.any(Connection) }],
+      ["connectionCreateEnd", { connector: "other", origin, connection: expect.any(PooledConnection) }],
       ["connectionCreateStart", { connector: "other", origin }],
       ["dnsCacheHit", { connector: "other", host: "svc.test" }],
-      ["connectionCreateEnd", { connector: "other", origin, connection: expect.any(Connection) }],
+      ["connectionCreateEnd", { connector: "other", origin, connection: expect.any(PooledConnection) }],
     ]);
   });
 

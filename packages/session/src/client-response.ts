@@ -1,5 +1,5 @@
 import { isUtf8 } from "node:buffer";
-import type { Connection } from "@x/connector";
+import type { PooledConnection } from "@x/connector";
 import { type CookieRecord, parseSetCookie } from "@x/cookies";
 import {
   ClientConnectionError,
@@ -58,7 +58,7 @@ export interface ResponseInit {
   version: HttpVersion;
   content: StreamReader;
   requestInfo: RequestInfo;
-  connection: Connection | null;
+  connection: PooledConnection | null;
   source: ResponseSource;
   fallbackCharset: CharsetResolver;
 }
@@ -96,7 +96,7 @@ export class ClientResponse implements AsyncDisposable, HistoryEntry {
   readonly #source: ResponseSource;
   readonly #fallback: CharsetResolver;
   #history: readonly ClientResponse[] = [];
-  #connection: Connection | null;
+  #connection: PooledConnection | null;
   #headers: Headers | undefined;
   #contentType: ContentType | undefined;
   #body: Buffer | undefined;
@@ -153,7 +153,7 @@ export class ClientResponse implements AsyncDisposable, HistoryEntry {
   }
 
   /** The connection carrying the body, until it is released; `null` with other dispatchers. */
-  get connection(): Connection | null {
+  get connection(): PooledConnection | null {
     return this.#released || this.#source.complete ? null : this.#connection;
   }
 

@@ -1,5 +1,5 @@
 import type { Duplex, Transform } from "node:stream";
-import { type Connection, type ConnectionInfo, dispatchError } from "@x/connector";
+import { type ConnectionInfo, dispatchError, type PooledConnection } from "@x/connector";
 import { ClientPayloadError, ClientResponseError, type RequestInfo, SocketTimeoutError } from "@x/errors";
 import type { Dispatcher } from "undici";
 import {
@@ -119,7 +119,7 @@ export class ResponseHandler implements ResponseSource {
   #bodyRead = 0;
   #unguard: (() => void) | undefined;
   /** The connection the request went out on, when the dispatcher tells. */
-  connection: Connection | null = null;
+  connection: PooledConnection | null = null;
   /** The connection had carried a request before. */
   reused = false;
 
