@@ -111,11 +111,6 @@ export class Pool implements ConnectionOwner {
     return this.#closed;
   }
 
-  /** Every acquired connection, for inspection and shutdown. */
-  acquiredConnections(): readonly PooledConnection[] {
-    return [...this.#acquired];
-  }
-
   /** Gives `waiter` a connection now, or queues it. */
   acquire(waiter: PoolWaiter): void {
     if (this.#closed) {

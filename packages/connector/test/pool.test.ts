@@ -9,7 +9,7 @@ import {
 } from "@x/errors";
 import { sleep, startHttpServer, startHttpsServer, startRawServer } from "@x/fixtures";
 import { describe, expect, it } from "vitest";
-import { TCPConnector } from "../src/index.js";
+import { type ConnectionInfo, type PooledConnection, TCPConnector } from "../src/index.js";
 import { requestText, until } from "./helpers.js";
 
 const slow =
@@ -72,6 +72,37 @@ describe("limit and limitPerHost, counted by the server", () => {
     await get(connector, c.url("/2"));
     expect(a.stats.accepted).toBe(1);
     expect(c.stats.accepted).toBe(1);
+  });
+
+  it("to make room, finds the least recently used connection in whichever host's list it is", async () => {
+    await using a = await startHttpServer((_req, res) => res.end("a"));
+    await using b = await startHttpServer((_req, res) => res.end("b"));
+    await using c = await startHttpServer((_req, res) => res.end("c"));
+    await using connector = new TCPConnector({ limit: 2 });
+    await get(connector, a.url("/1"));
+    await get(connector, b.url("/1"));
+    // b's connection is used again: a's, in the first host's list, is the least recently used.
+    await get(connector, b.url("/2"));
+    await get(connector, c.url("/1"));
+    await until(() => a.stats.open === 0);
+    expect(b.stats.open).toBe(1);
+    await get(connector, b.url("/3"));
+    expect(b.stats.accepted).toBe(1);
+  });
+
+  it("serves more than a thousand queued requests in order, each once", async () => {
+    const order: string[] = [];
+    await using srv = await startHttpServer((req, res) => {
+      order.push(req.url ?? "");
+      res.end(`ok ${req.url}`);
+    });
+    await using connector = new TCPConnector({ limit: 1 });
+    const n = 1100;
+    const bodies = await Promise.all(Array.from({ length: n }, (_, i) => get(connector, srv.url(`/${i}`))));
+    expect(bodies).toEqual(Array.from({ length: n }, (_, i) => `ok /${i}`));
+    expect(order).toEqual(Array.from({ length: n }, (_, i) => `/${i}`));
+    expect(srv.stats.accepted).toBe(1);
+    expect(connector.stats).toEqual({ acquired: 0, idle: 1, waiting: 0 });
   });
 
   it("is unlimited with limit 0", async () => {
@@ -320,6 +351,36 @@ describe("connect() and Connection", () => {
     const second = await queued;
     expect(second.transport).toBe(socket);
     second.close();
+  });
+
+  it("connect() passes over idle connections an HTTP client owns, taking a raw one from the middle", async () => {
+    await using srv = await startHttpServer((req, res) => res.end(`ok ${req.url}`));
+    await using connector = new TCPConnector();
+    const used: PooledConnection[] = [];
+    const onConnection = (i: ConnectionInfo) => used.push(i.connection);
+    const http = (path: string) =>
+      requestText(connector, srv.url(path), { connectorOptions: { onConnection } } as never);
+    // Two HTTP connections and a raw one given back; /3 then takes the oldest HTTP one, so the
+    // idle list is, oldest first: HTTP, raw, HTTP.
+    const held = await connector.connect({ url: srv.url() });
+    const rawSocket = held.transport;
+    await Promise.all([http("/1"), http("/2")]);
+    held.release();
+    await http("/3");
+    expect(connector.stats.idle).toBe(3);
+    // connect() wants a socket no HTTP client reads: the raw one, wherever it is in the list.
+    const raw = await connector.connect({ url: srv.url() });
+    expect(raw.transport).toBe(rawSocket);
+    expect(connector.stats).toEqual({ acquired: 1, idle: 2, waiting: 0 });
+    // The HTTP connections stay idle and are reused, oldest first; the raw one is not handed out twice.
+    await http("/4");
+    // The idle list was [http, raw, http (just used for /3)]: /4 takes the first.
+    expect(used[3]).not.toBe(used[2]);
+    expect([used[0], used[1]]).toContain(used[3]);
+    await Promise.all([http("/5"), http("/6")]);
+    expect(srv.stats.accepted).toBe(3);
+    expect(raw.transport).toBe(rawSocket);
+    raw.close();
   });
 
   it("a Connection let go is spent: a late close() cannot touch the socket's next holder", async () => {
