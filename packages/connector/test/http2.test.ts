@@ -124,4 +124,32 @@ describe("HTTP/2 (allowH2)", () => {
     expect(srv.versions).toEqual([]);
     expect(connector.stats).toEqual({ acquired: 0, idle: 0, waiting: 0 });
   });
+
+  it("hands freed streams only to queued requests still waiting, never to an aborted one or to connect()", async () => {
+    const { seen, handler } = slow("h2", 30);
+    await using srv = await startHttp2Server(handler);
+    await using connector = new TCPConnector({ allowH2: true, ssl: { ca: srv.ca }, limit: 1 });
+    const go = (i: number, signal?: AbortSignal) =>
+      request(srv.url(`/${i}`), { dispatcher: connector, signal }).then((r) => r.body.text());
+    const first = Array.from({ length: 100 }, (_, i) => go(i));
+    await new Promise((r) => setTimeout(r, 10));
+    // The connection carries 100 streams: these queue in the pool.
+    const aborts = Array.from({ length: 5 }, () => new AbortController());
+    const aborted = aborts.map((ac, i) => go(100 + i, ac.signal).catch((e: unknown) => e));
+    const raw = connector.connect({ url: srv.url("/") });
+    const later = Array.from({ length: 10 }, (_, i) => go(200 + i));
+    expect(connector.stats.waiting).toBe(16);
+    for (const ac of aborts) ac.abort(new Error("gone"));
+    expect(connector.stats.waiting).toBe(11);
+    expect(await Promise.all(later)).toEqual(Array.from({ length: 10 }, (_, i) => `h2 /${200 + i}`));
+    for (const err of await Promise.all(aborted)) expect((err as Error).message).toBe("gone");
+    await Promise.all(first);
+    // connect() waited for the HTTP/2 connection to have no stream left, then got a socket of its own.
+    const conn = await raw;
+    expect((conn.transport as TLSSocket).alpnProtocol).toBe("http/1.1");
+    expect(seen.max).toBe(100);
+    expect(srv.versions.filter((v) => v === "2.0")).toHaveLength(110);
+    conn.close();
+    expect(connector.stats).toEqual({ acquired: 0, idle: 0, waiting: 0 });
+  });
 });

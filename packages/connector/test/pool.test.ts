@@ -8,7 +8,7 @@ import {
   InvalidUrlClientError,
 } from "@x/errors";
 import { sleep, startHttpServer, startHttpsServer, startRawServer } from "@x/fixtures";
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { type ConnectionInfo, type PooledConnection, TCPConnector } from "../src/index.js";
 import { requestText, until } from "./helpers.js";
 
@@ -265,6 +265,40 @@ describe("keep-alive", () => {
     expect(headers).toEqual(["close", "close"]);
     expect(srv.stats.accepted).toBe(2);
     await srv.stats.idle();
+  });
+
+  it("reuses an idle connection for exactly keepaliveTimeout ms", async () => {
+    await using srv = await startHttpServer((_req, res) => res.end("x"), { keepAliveTimeout: 60_000 });
+    await using connector = new TCPConnector({ keepaliveTimeout: 5000 });
+    const start = Date.now();
+    const clock = vi.spyOn(Date, "now").mockReturnValue(start);
+    try {
+      await get(connector, srv.url()); // idle since `start`
+      clock.mockReturnValue(start + 4999);
+      await get(connector, srv.url()); // reused; idle again since start + 4999
+      expect(srv.stats.accepted).toBe(1);
+      clock.mockReturnValue(start + 4999 + 5000);
+      await get(connector, srv.url()); // idle for keepaliveTimeout: not reused
+      expect(srv.stats.accepted).toBe(2);
+    } finally {
+      clock.mockRestore();
+    }
+  });
+
+  it("a connection the server closes during a request gives its place back (limit 1)", async () => {
+    let first = true;
+    await using srv = await startHttpServer((req, res) => {
+      if (first) {
+        first = false;
+        req.socket.destroy();
+        return;
+      }
+      res.end("second");
+    });
+    await using connector = new TCPConnector({ limit: 1 });
+    await expect(get(connector, srv.url("/1"))).rejects.toThrow();
+    expect(await get(connector, srv.url("/2"))).toBe("second");
+    expect(connector.stats).toEqual({ acquired: 0, idle: 1, waiting: 0 });
   });
 
   it("keepaliveTimeout 0 turns keep-alive off", async () => {

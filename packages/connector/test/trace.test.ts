@@ -75,6 +75,20 @@ describe("per-request trace hooks", () => {
     await Promise.all([go(a.trace), go(b.trace)]);
     expect(a.events).toEqual(["create-start", "create-end"]);
     expect(b.events).toEqual(["queued-start", "queued-end", "reuseconn"]);
+    // A request that gives up while it waits ends its wait too.
+    const c = recorder();
+    const ac = new AbortController();
+    const held = go(a.trace);
+    const gaveUp = request(srv.url(), {
+      dispatcher: connector,
+      signal: ac.signal,
+      connectorOptions: { trace: c.trace },
+    } as never).catch((e: unknown) => e);
+    expect(c.events).toEqual(["queued-start"]);
+    ac.abort(new Error("no longer needed"));
+    expect(((await gaveUp) as Error).message).toBe("no longer needed");
+    expect(c.events).toEqual(["queued-start", "queued-end"]);
+    await held;
   });
 
   it("onConnection says which connection carried the request and whether it was reused", async () => {
