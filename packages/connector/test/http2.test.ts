@@ -3,7 +3,7 @@ import { ClientConnectorCertificateError } from "@x/errors";
 import { startHttp2Server, startHttpsServer } from "@x/fixtures";
 import { request } from "undici";
 import { describe, expect, it } from "vitest";
-import { TCPConnector } from "../src/index.js";
+import { type ConnectionInfo, TCPConnector } from "../src/index.js";
 import { send } from "./helpers.js";
 
 /** A handler answering `name /path` after `ms`, counting the requests it holds at once. */
@@ -151,5 +151,27 @@ describe("HTTP/2 (allowH2)", () => {
     expect(srv.versions.filter((v) => v === "2.0")).toHaveLength(110);
     conn.close();
     expect(connector.stats).toEqual({ acquired: 0, idle: 0, waiting: 0 });
+  });
+
+  it("without a limit, requests share the h2 connection: those made while it opens and those made while it is busy", async () => {
+    const { seen, handler } = slow("h2", 50);
+    await using srv = await startHttp2Server(handler);
+    await using connector = new TCPConnector({ allowH2: true, ssl: { ca: srv.ca } });
+    const infos: ConnectionInfo[] = [];
+    const go = (i: number) =>
+      request(srv.url(`/${i}`), {
+        dispatcher: connector,
+        connectorOptions: { onConnection: (info: ConnectionInfo) => infos.push(info) },
+      } as never).then((r) => r.body.text());
+    const opening = [go(0), go(1), go(2)];
+    await new Promise((r) => setTimeout(r, 25));
+    expect(seen.inFlight).toBe(3);
+    const busy = [go(3), go(4)];
+    expect(await Promise.all([...opening, ...busy])).toEqual(["h2 /0", "h2 /1", "h2 /2", "h2 /3", "h2 /4"]);
+    expect(srv.stats.accepted).toBe(1);
+    expect(seen.max).toBe(5);
+    expect(infos.map((i) => i.reused)).toEqual([false, true, true, true, true]);
+    expect(new Set(infos.map((i) => i.connection)).size).toBe(1);
+    expect(connector.stats).toEqual({ acquired: 0, idle: 1, waiting: 0 });
   });
 });

@@ -1,3 +1,4 @@
+import { getEventListeners } from "node:events";
 import { createServer, type RequestListener } from "node:http";
 import type { AddressInfo, Socket } from "node:net";
 import { TLSSocket } from "node:tls";
@@ -324,6 +325,63 @@ describe("waiting", () => {
     expect(Date.now() - started).toBeLessThan(250);
     expect(connector.stats.waiting).toBe(0);
     await held;
+  });
+
+  it("connect(): timeout.connect names the wait and the peer; 0 or none means no limit", async () => {
+    await using srv = await startHttpServer((_req, res) => res.end("x"));
+    await using connector = new TCPConnector({ limit: 1 });
+    const held = await connector.connect({ url: srv.url() });
+    const err = await connector
+      .connect({ url: srv.url(), timeout: { connect: 50 } })
+      .catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ConnectionTimeoutError);
+    expect(err).toMatchObject({
+      message: `Connection timeout after 50 ms (127.0.0.1:${srv.port})`,
+      host: "127.0.0.1",
+      port: srv.port,
+    });
+    expect(connector.stats.waiting).toBe(0);
+    // With `connect: 0`, and with no timeout at all, the wait has no limit: both get the socket in turn.
+    const zero = connector.connect({ url: srv.url(), timeout: { connect: 0 } });
+    const none = connector.connect({ url: srv.url() });
+    await sleep(30);
+    expect(connector.stats.waiting).toBe(2);
+    held.release();
+    const first = await zero;
+    first.release();
+    (await none).close();
+  });
+
+  it("connect(): the signal gives up the wait, and is let go of once the connection is had", async () => {
+    await using srv = await startHttpServer((_req, res) => res.end("x"));
+    await using connector = new TCPConnector({ limit: 1 });
+    const held = await connector.connect({ url: srv.url() });
+    const ac = new AbortController();
+    const waiting = connector.connect({ url: srv.url(), signal: ac.signal }).catch((e: unknown) => e);
+    await sleep(10);
+    expect(connector.stats.waiting).toBe(1);
+    ac.abort(new Error("not any more"));
+    expect(((await waiting) as Error).message).toBe("not any more");
+    expect(connector.stats.waiting).toBe(0);
+    held.release();
+    const signal = new AbortController().signal;
+    const conn = await connector.connect({ url: srv.url(), signal });
+    expect(getEventListeners(signal, "abort")).toHaveLength(0);
+    conn.close();
+  });
+
+  it("connect(): a finished wait leaves no timer behind", async () => {
+    await using srv = await startHttpServer((_req, res) => res.end("x"));
+    await using connector = new TCPConnector();
+    const timers = () => process.getActiveResourcesInfo().filter((r) => r === "Timeout").length;
+    const warm = await connector.connect({ url: srv.url() });
+    warm.close();
+    await sleep(10);
+    const before = timers();
+    const conn = await connector.connect({ url: srv.url(), timeout: { connect: 600_000 } });
+    conn.close();
+    await sleep(10);
+    expect(timers()).toBe(before);
   });
 
   it("an aborted waiter leaves the queue at once", async () => {
