@@ -2,6 +2,7 @@
 // Mutation testing of one package with StrykerJS (vitest runner, TypeScript checker):
 //   pnpm mutation packages/cookies [--files src/cookie-jar.ts,src/parse.ts] [--full] [--table]
 //     [--concurrency N]  (default 3: the checker and two test runners)
+//     [--survivors]      (with --table: also list each survivor not in tooling/mutation-equivalents.md)
 // Every file of the package's src/ is mutated (its `testing/` conformance suite and index.ts
 // excepted); only that package's tests run. Incremental: results are kept in
 // reports/mutation/<package>/incremental.json, so a rerun tests only what changed (--full
@@ -24,6 +25,7 @@ const { values, positionals } = parseArgs({
     full: { type: "boolean", default: false },
     table: { type: "boolean", default: false },
     concurrency: { type: "string" },
+    survivors: { type: "boolean", default: false },
   },
 });
 const folder = positionals[0]?.replace(/\/$/, "");
@@ -79,6 +81,18 @@ const config = {
 };
 if (!values.table) run();
 
+// The equivalent mutants listed in tooling/mutation-equivalents.md, as "file:line" (a line may
+// name several: `file.ts:268,289`, or a range: `file.ts:53-54`).
+const listed = new Set();
+for (const line of readFileSync(join(root, "tooling", "mutation-equivalents.md"), "utf8").split("\n")) {
+  const m = /^(packages\/\S+?\.ts):([\d,-]+)\s/.exec(line);
+  if (!m) continue;
+  for (const part of m[2].split(",")) {
+    const [from, to = from] = part.split("-").map(Number);
+    for (let n = from; n <= to; n++) listed.add(`${m[1]}:${n}`);
+  }
+}
+
 function run() {
   const configFile = join(reports, "stryker.config.json");
   writeFileSync(configFile, `${JSON.stringify(config, null, 2)}\n`);
@@ -108,24 +122,47 @@ for (const path of reportFiles(tableFrom)) {
 const rows = [];
 let killedAll = 0;
 let validAll = 0;
+const unlisted = [];
 for (const [file, { mutants }] of newest) {
   const count = (...statuses) => mutants.filter((m) => statuses.includes(m.status)).length;
   const detected = count("Killed", "Timeout");
   const survived = count("Survived");
   const noCoverage = count("NoCoverage");
   const valid = detected + survived + noCoverage;
+  const left = mutants.filter((m) => m.status === "Survived" || m.status === "NoCoverage");
+  const equivalent = left.filter((m) => listed.has(`${file}:${m.location.start.line}`)).length;
   killedAll += detected;
   validAll += valid;
-  rows.push({ file: relative(folder, file), mutants: mutants.length, detected, survived, noCoverage, valid });
+  rows.push({
+    file: relative(folder, file),
+    mutants: mutants.length,
+    detected,
+    survived,
+    noCoverage,
+    equivalent,
+    valid,
+  });
+  const source = readFileSync(join(root, file), "utf8").split("\n");
+  for (const m of left) {
+    if (listed.has(`${file}:${m.location.start.line}`)) continue;
+    const at = `${relative(folder, file)}:${m.location.start.line}:${m.location.start.column}`;
+    const code = (source[m.location.start.line - 1] ?? "").trim().slice(0, 90);
+    unlisted.push(
+      `${at} ${m.status === "NoCoverage" ? "(no coverage) " : ""}${m.mutatorName}: ${code}  →  ${m.replacement.replace(/\s+/g, " ").slice(0, 70)}`,
+    );
+  }
 }
 rows.sort((a, b) => a.file.localeCompare(b.file));
 const pct = (a, b) => (b === 0 ? "n/a" : `${((100 * a) / b).toFixed(1)}%`);
+if (values.survivors)
+  console.log(`\nsurvivors not listed as equivalent (${unlisted.length}):\n${unlisted.join("\n")}`);
+// "listed": survivors tooling/mutation-equivalents.md explains; they still count against the score.
 console.log(
-  `\n${"file".padEnd(34)}${"mutants".padStart(9)}${"killed".padStart(8)}${"survived".padStart(10)}${"no cover".padStart(10)}${"score".padStart(8)}`,
+  `\n${"file".padEnd(34)}${"mutants".padStart(9)}${"killed".padStart(8)}${"survived".padStart(10)}${"no cover".padStart(10)}${"listed".padStart(8)}${"score".padStart(8)}`,
 );
 for (const r of rows) {
   console.log(
-    `${r.file.padEnd(34)}${String(r.mutants).padStart(9)}${String(r.detected).padStart(8)}${String(r.survived).padStart(10)}${String(r.noCoverage).padStart(10)}${pct(r.detected, r.valid).padStart(8)}`,
+    `${r.file.padEnd(34)}${String(r.mutants).padStart(9)}${String(r.detected).padStart(8)}${String(r.survived).padStart(10)}${String(r.noCoverage).padStart(10)}${String(r.equivalent).padStart(8)}${pct(r.detected, r.valid).padStart(8)}`,
   );
 }
 console.log(`mutation score: ${validAll === 0 ? "n/a" : `${((100 * killedAll) / validAll).toFixed(1)}%`}`);
