@@ -49,7 +49,7 @@ export function checkBaseUrl(base: string | URL): URL {
 /**
  * Resolves the URL of a request: relative references against `base` per RFC 3986 (so with base
  * `/api/`, `"users"` is `/api/users` and `"/users"` is `/users`), absolute ones as they are.
- * @throws {InvalidUrlClientError} for an unparsable URL, CR/LF/NUL, or no host.
+ * @throws {InvalidUrlClientError} for an unparsable URL, CR/LF/NUL, or an empty host.
  * @throws {NonHttpUrlClientError} for a scheme other than `schemes`.
  */
 export function resolveUrl(
@@ -77,7 +77,7 @@ export function resolveUrl(
       `unsupported scheme ${url.protocol} (expected ${schemes.join(" or ")})`,
     );
   }
-  if (!url.hostname) throw new InvalidUrlClientError(text, "the URL has no host");
+  // http(s) and ws(s) are "special" schemes: WHATWG URL parsing gives them a host or fails.
   return url;
 }
 

@@ -64,12 +64,76 @@ describe("verbs and URLs", () => {
     );
   });
 
-  it("refuses unusable URLs before any I/O", async () => {
+  it("refuses unusable URLs before any I/O, saying what is wrong", async () => {
+    await using srv = await startRawServer(async () => {});
     await using session = new ClientSession();
-    await expect(session.get("not a url")).rejects.toBeInstanceOf(InvalidUrlClientError);
-    await expect(session.get("ftp://example.test/")).rejects.toBeInstanceOf(NonHttpUrlClientError);
-    await expect(session.get("file:///etc/passwd")).rejects.toBeInstanceOf(NonHttpUrlClientError);
-    await expect(session.get("http://")).rejects.toBeInstanceOf(InvalidUrlClientError);
+    await using based = new ClientSession({ baseUrl: `http://127.0.0.1:${srv.port}/api/` });
+    const cases: [ClientSession, unknown, typeof InvalidUrlClientError, string][] = [
+      [session, "not a url", InvalidUrlClientError, "not a valid absolute URL"],
+      [based, "http://[::1/x", InvalidUrlClientError, "not a valid URL reference"],
+      [
+        session,
+        "ftp://example.test/",
+        NonHttpUrlClientError,
+        "unsupported scheme ftp: (expected http: or https:)",
+      ],
+      [
+        session,
+        "file:///etc/passwd",
+        NonHttpUrlClientError,
+        "unsupported scheme file: (expected http: or https:)",
+      ],
+      [session, "http:/x", InvalidUrlClientError, "http: must be followed by // and a host"],
+      [based, " HTTPS:x", InvalidUrlClientError, "HTTPS: must be followed by // and a host"],
+      [session, "http:\\\\x", InvalidUrlClientError, "http: must be followed by // and a host"],
+      [session, "http://", InvalidUrlClientError, "the URL has an empty host"],
+      [session, "http:///x", InvalidUrlClientError, "the URL has an empty host"],
+      [session, "https://?q=1", InvalidUrlClientError, "the URL has an empty host"],
+      [based, "http://#f", InvalidUrlClientError, "the URL has an empty host"],
+      [session, 42, InvalidUrlClientError, "the URL must be a string or a URL"],
+      [session, "http://h.test/\nX: 1", InvalidUrlClientError, "CR, LF and NUL are not allowed in a URL"],
+    ];
+    for (const [s, input, cls, description] of cases) {
+      const err = await s.get(input as string).catch((e: unknown) => e);
+      expect(err, String(input)).toBeInstanceOf(cls);
+      expect(err, String(input)).toMatchObject({ url: String(input), description });
+    }
+    expect(srv.stats.accepted).toBe(0);
+  });
+
+  it("refuses params it cannot send, saying why", async () => {
+    await using session = new ClientSession();
+    const bad: [unknown, string][] = [
+      ["a=1\r\nX: 2", "params must not contain CR, LF or NUL"],
+      [[["a"]], "params must be [name, value] pairs"],
+      [[["a", "1", "2"]], "params must be [name, value] pairs"],
+      [["ab"], "params must be [name, value] pairs"],
+      [{ a: { b: 1 } }, 'param "a" must be a string, number or boolean'],
+      [{ list: [1, Symbol("s")] }, 'param "list" must be a string, number or boolean'],
+    ];
+    for (const [params, message] of bad) {
+      const err = await session
+        .get("http://127.0.0.1:9/", { params: params as never })
+        .catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(InvalidArgumentError);
+      expect((err as Error).message).toBe(message);
+    }
+  });
+
+  it("takes params as text, with or without its ?, and leaves the query alone when there are none", async () => {
+    await using srv = await startHttpServer(echo);
+    await using session = new ClientSession();
+    const url = async (path: string, params: unknown) =>
+      (await echoJson(await session.get(srv.url(path), { params: params as never }))).url;
+    expect(await url("/p", "?a=1&b=%20")).toBe("/p?a=1&b=%20");
+    expect(await url("/p?x=1", "a=1")).toBe("/p?x=1&a=1");
+    expect(await url("/p?x=1", "?")).toBe("/p?x=1");
+    expect(await url("/p", "")).toBe("/p");
+    expect(await url("/p", {})).toBe("/p");
+    expect(await url("/p?x=1", { a: null, b: undefined, c: [null, undefined] })).toBe("/p?x=1");
+    expect(await url("/p", { a: [1, null, true] })).toBe("/p?a=1&a=true");
+    expect(await url("/p", new URLSearchParams([["q", "a b"]]))).toBe("/p?q=a+b");
+    expect(await url("/p", new Map([["m", 1]]))).toBe("/p?m=1");
   });
 });
 

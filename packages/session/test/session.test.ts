@@ -16,6 +16,7 @@ import {
   ClientResponseError,
   InvalidArgumentError,
   InvalidUrlClientError,
+  NonHttpUrlClientError,
 } from "@x/errors";
 import {
   closedPort,
@@ -125,10 +126,27 @@ describe("baseUrl", () => {
   });
 
   it("must end with a slash and be absolute http(s)", () => {
-    expect(() => new ClientSession({ baseUrl: "http://h.test/api" })).toThrow(/end with "\/"/);
-    expect(() => new ClientSession({ baseUrl: "/relative/" })).toThrow(InvalidUrlClientError);
-    expect(() => new ClientSession({ baseUrl: "ftp://h.test/" })).toThrow();
-    expect(() => new ClientSession({ baseUrl: "http://h.test/?q=1" })).toThrow(InvalidArgumentError);
+    const refused = (baseUrl: string) => {
+      try {
+        new ClientSession({ baseUrl });
+      } catch (err) {
+        return err as Error & { description?: string };
+      }
+      throw new Error(`${baseUrl} was taken`);
+    };
+    expect(refused("http://h.test/api")).toEqual(
+      new InvalidArgumentError('baseUrl must end with "/" (got http://h.test/api)'),
+    );
+    expect(refused("/relative/")).toBeInstanceOf(InvalidUrlClientError);
+    expect(refused("/relative/").description).toBe("baseUrl must be an absolute URL");
+    expect(refused("ftp://h.test/")).toBeInstanceOf(NonHttpUrlClientError);
+    expect(refused("ftp://h.test/").description).toBe("baseUrl must be http or https");
+    expect(refused("http://h.test/\r\n/").description).toBe("CR, LF and NUL are not allowed in a URL");
+    for (const withQuery of ["http://h.test/?q=1", "http://h.test/#top"]) {
+      expect(refused(withQuery)).toEqual(
+        new InvalidArgumentError("baseUrl must not have a query or fragment"),
+      );
+    }
   });
 
   it("may be https: relative requests go to it over TLS", async () => {
