@@ -18,13 +18,13 @@ export function redirectMethod(status: number, method: string): { method: string
 /**
  * Resolves a redirect target against the URL that answered. The fragment is dropped (a new
  * request's URL has none); userinfo stays for the caller to turn into credentials.
- * @throws {InvalidUrlRedirectClientError} when it does not parse or has no host (`history` holds the redirects so far).
+ * @throws {InvalidUrlRedirectClientError} when it does not parse or has an empty host (`history` holds the redirects so far).
  * @throws {NonHttpUrlRedirectClientError} for `file:`, `data:`, `ftp:` and every other non-http scheme.
  */
 export function redirectTarget(location: string, current: URL, history: readonly HistoryEntry[] = []): URL {
   const invalid = (description: string, cause?: unknown) =>
     new InvalidUrlRedirectClientError(location, description, { cause, history });
-  if (/[\r\n\0]/.test(location)) throw invalid("control characters in Location");
+  // CR, LF and NUL cannot be here: a response header holding them fails the response first.
   // WHATWG parsing would repair `http:/x`, `http:///x` and `http:` into URLs on some host; aiohttp
   // (RFC 3986) refuses them, and so do we.
   const malformed = malformedHttpUrl(location);
@@ -40,7 +40,7 @@ export function redirectTarget(location: string, current: URL, history: readonly
       history,
     });
   }
-  if (!url.hostname) throw invalid("the redirect target has no host");
+  // http and https are "special" schemes: WHATWG URL parsing gives them a host or fails.
   return url;
 }
 

@@ -1,5 +1,5 @@
 import type { Duplex, Transform } from "node:stream";
-import { type ConnectionInfo, dispatchError, type PooledConnection } from "@x/connector";
+import { type ConnectionInfo, dispatchError, isToken, type PooledConnection } from "@x/connector";
 import { ClientPayloadError, ClientResponseError, type RequestInfo, SocketTimeoutError } from "@x/errors";
 import type { Dispatcher } from "undici";
 import {
@@ -61,6 +61,9 @@ const settledAlready = () => {};
 
 /** Closes the connection of a response whose body was dropped unread (see `#readerRef`). */
 const abandonment = new FinalizationRegistry<ResponseHandler>((handler) => handler.abandon());
+
+/** What no header value may hold: CR, LF, NUL, and characters past one byte (WHATWG `Headers` refuses them). */
+const BAD_VALUE = /[\r\n\0]|[^\0-\xff]/;
 
 /** Header pairs as undici reports them: raw `[name, value, …]` when it can, else the parsed record. */
 function headerPairs(raw: unknown, parsed: ResponseHeaders): Array<[Buffer | string, string]> {
@@ -282,6 +285,14 @@ export class ResponseHandler implements ResponseSource {
       const name = spelled.toLowerCase();
       if (spelled.length + value.length + 2 > ctx.maxFieldSize) {
         this.#failHead(`Got more than ${ctx.maxFieldSize} bytes when reading header ${name}`, statusCode);
+        return;
+      }
+      // undici's own parser never passes these on; a dispatcher of the user's (a mock) might.
+      if (!isToken(spelled) || BAD_VALUE.test(value)) {
+        this.#failHead(
+          `Invalid response header ${JSON.stringify(spelled)}: ${JSON.stringify(value)}`,
+          statusCode,
+        );
         return;
       }
       pairs.push([name, value]);

@@ -2,7 +2,13 @@ import type { IncomingMessage, RequestListener, Server } from "node:http";
 import { gzipSync } from "node:zlib";
 import { BasicAuth } from "@x/auth";
 import { CookieJar } from "@x/cookies";
-import { ClientError, InvalidArgumentError, TimeoutError, TotalTimeoutError } from "@x/errors";
+import {
+  ClientError,
+  ClientResponseError,
+  InvalidArgumentError,
+  TimeoutError,
+  TotalTimeoutError,
+} from "@x/errors";
 import { type ProxyTestServer, startHttpServer, startProxyServer, type TestServer } from "@x/fixtures";
 import {
   Agent,
@@ -17,6 +23,7 @@ import {
 } from "undici";
 import { describe, expect, it } from "vitest";
 import { ClientSession } from "../src/index.js";
+import { ScriptedDispatcher } from "./scripted-dispatcher.js";
 
 const ADA = `Basic ${Buffer.from("ada:lovelace").toString("base64")}`;
 const GZIPPED = "compressed hello, decoded once";
@@ -257,6 +264,39 @@ describe("any undici 7 dispatcher as the session's connector", () => {
 });
 
 describe("MockAgent as the connector", () => {
+  it("refuses a response header no wire could carry with ClientResponseError, not a TypeError", async () => {
+    const mock = new MockAgent();
+    mock.disableNetConnect();
+    const api = mock.get("http://api.test");
+    const bad: [Record<string, string>, string][] = [
+      [{ location: "/next\nX-Injected: 1" }, 'Invalid response header "location": "/next\\nX-Injected: 1"'],
+      [{ "x-nul": "a\0b" }, 'Invalid response header "x-nul": "a\\u0000b"'],
+      [{ "bad name": "v" }, 'Invalid response header "bad name": "v"'],
+    ];
+    for (const [i, [headers]] of bad.entries()) {
+      api.intercept({ path: `/${i}` }).reply(302, "", { headers });
+    }
+    api.intercept({ path: "/fine" }).reply(200, "ok", { headers: { "x-fine": "a\tb" } });
+    await using session = new ClientSession({ connector: mock });
+    for (const [i, [, message]] of bad.entries()) {
+      const err = await session.get(`http://api.test/${i}`).catch((e: unknown) => e);
+      expect(err, message).toBeInstanceOf(ClientResponseError);
+      expect(err).toMatchObject({ status: 400, reason: `${message} (status 302)` });
+    }
+    await using fine = await session.get("http://api.test/fine");
+    expect(fine.headers.get("x-fine")).toBe("a\tb");
+    await mock.close();
+    // A dispatcher that hands parsed headers only (no raw ones) is checked the same way.
+    const wide = new ScriptedDispatcher((handler, controller) => {
+      handler.onResponseStart?.(controller, 200, { "x-wide": "\u4e2d" }, "OK");
+      handler.onResponseEnd?.(controller, {});
+    });
+    await using other = new ClientSession({ connector: wide });
+    const err = await other.get("http://wide.test/").catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ClientResponseError);
+    expect(err).toMatchObject({ reason: 'Invalid response header "x-wide": "\u4e2d" (status 200)' });
+  });
+
   it("answers from intercepts and records the cookie and auth headers the session sent", async () => {
     const mock = new MockAgent({ enableCallHistory: true });
     mock.disableNetConnect();

@@ -174,12 +174,26 @@ describe("redirect limits and bad targets", () => {
     expect(err instanceof RedirectClientError).toBe(true);
   });
 
-  it("refuses a Location that is not a URL", async () => {
+  it("refuses a Location that is not a URL, saying why, with the redirects so far", async () => {
     await using srv = await startHttpServer(redirector);
     await using session = new ClientSession();
-    await expect(
-      session.get(srv.url(`/r/302?to=${encodeURIComponent("http://[::1")}`)),
-    ).rejects.toBeInstanceOf(InvalidUrlRedirectClientError);
+    const cases: [string, typeof InvalidUrlRedirectClientError, string][] = [
+      ["http://[::1", InvalidUrlRedirectClientError, "the redirect target is not a valid URL"],
+      ["http:/elsewhere", InvalidUrlRedirectClientError, "http: must be followed by // and a host"],
+      ["https://", InvalidUrlRedirectClientError, "the URL has an empty host"],
+      ["ftp://h.test/f", NonHttpUrlRedirectClientError, "refusing to follow a redirect to ftp:"],
+      ["data:text/plain,x", NonHttpUrlRedirectClientError, "refusing to follow a redirect to data:"],
+    ];
+    for (const [to, cls, description] of cases) {
+      const start = srv.url(`/r/302?to=${encodeURIComponent(to)}`);
+      const err = await session.get(start).catch((e: unknown) => e);
+      expect(err, to).toBeInstanceOf(cls);
+      expect(err, to).toMatchObject({ url: to, description });
+      expect(
+        (err as InvalidUrlRedirectClientError).history.map((h) => [h.status, h.url.href]),
+        to,
+      ).toEqual([[302, start]]);
+    }
   });
 });
 
@@ -286,6 +300,32 @@ describe("credentials across origins", () => {
 });
 
 describe("requoteRedirectUrl", () => {
+  it("false sends the path and query of any Location as written, but not what cannot go on the wire", async () => {
+    const seen: string[] = [];
+    await using srv = await startHttpServer((req, res) => {
+      seen.push(req.url ?? "");
+      const to = new URL(req.url ?? "/", "http://x").searchParams.get("to");
+      if (to !== null) {
+        res.statusCode = 302;
+        res.setHeader("location", to.replace("ORIGIN", `http://127.0.0.1:${srv.port}`));
+      }
+      res.end();
+    });
+    await using raw = new ClientSession({ requoteRedirectUrl: false });
+    const follow = async (to: string) => {
+      seen.length = 0;
+      await (await raw.get(srv.url(`/r?to=${encodeURIComponent(to)}`))).read();
+      return seen[1];
+    };
+    expect(await follow("/a/../b?q=%7e#frag")).toBe("/a/../b?q=%7e");
+    expect(await follow("ORIGIN/a/../c")).toBe("/a/../c");
+    expect(await follow("ORIGIN")).toBe("/");
+    expect(await follow("ORIGIN?x=%7e")).toBe("/?x=%7e");
+    // Relative to the current path, or not printable ASCII: resolved and encoded as usual.
+    expect(await follow("d/../e")).toBe("/e");
+    expect(await follow("/ä/../f")).toBe("/f");
+  });
+
   it("normalizes the Location by default, and sends it as written when false", async () => {
     const seen: string[] = [];
     await using srv = await startHttpServer((req, res) => {

@@ -3,9 +3,9 @@ import { pipeline } from "node:stream/promises";
 import { gzipSync } from "node:zlib";
 import { ClientPayloadError, ClientStateError } from "@x/errors";
 import { sleep, startHttpServer, startRawServer } from "@x/fixtures";
-import { Dispatcher } from "undici";
 import { describe, expect, it } from "vitest";
 import { ClientSession, StreamReader } from "../src/index.js";
+import { ScriptedDispatcher } from "./scripted-dispatcher.js";
 
 /** Writes `parts` as separate chunks of a chunked response, `gap` ms apart. */
 async function dripServer(parts: string[], gap = 5) {
@@ -351,34 +351,16 @@ describe("StreamReader", () => {
 
   it("a dispatcher that sends past Content-Length: read() keeps the bytes in order", async () => {
     // A user's own dispatcher need not hold a body to its Content-Length as undici's do.
-    class Overlong extends Dispatcher {
-      override dispatch(_options: Dispatcher.DispatchOptions, handler: Dispatcher.DispatchHandler): boolean {
-        const controller = {
-          aborted: false,
-          paused: false,
-          reason: null,
-          rawHeaders: undefined,
-          rawTrailers: undefined,
-          abort() {},
-          pause() {},
-          resume() {},
-        };
-        setImmediate(() => {
-          handler.onRequestStart?.(controller, {});
-          handler.onResponseStart?.(controller, 200, { "content-length": "100000" }, "OK");
-          setTimeout(() => {
-            handler.onResponseData?.(controller, Buffer.alloc(99_990, 0));
-            handler.onResponseData?.(controller, Buffer.alloc(20, 0xaa));
-            handler.onResponseData?.(controller, Buffer.alloc(5, 0xbb));
-            handler.onResponseEnd?.(controller, {});
-          }, 30);
-        });
-        return true;
-      }
-      override async close(): Promise<void> {}
-      override async destroy(): Promise<void> {}
-    }
-    await using session = new ClientSession({ connector: new Overlong() });
+    const overlong = new ScriptedDispatcher((handler, controller) => {
+      handler.onResponseStart?.(controller, 200, { "content-length": "100000" }, "OK");
+      setTimeout(() => {
+        handler.onResponseData?.(controller, Buffer.alloc(99_990, 0));
+        handler.onResponseData?.(controller, Buffer.alloc(20, 0xaa));
+        handler.onResponseData?.(controller, Buffer.alloc(5, 0xbb));
+        handler.onResponseEnd?.(controller, {});
+      }, 30);
+    });
+    await using session = new ClientSession({ connector: overlong });
     const resp = await session.get("http://overlong.test/");
     const body = await resp.read();
     expect(body.length).toBe(100_015);

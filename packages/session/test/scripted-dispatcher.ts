@@ -1,0 +1,39 @@
+import { Dispatcher } from "undici";
+
+/** What a scripted response does with the handler: the controller it got is passed along. */
+export type Script = (handler: Dispatcher.DispatchHandler, controller: Dispatcher.DispatchController) => void;
+
+/**
+ * A dispatcher of a user's own, as the session must take one: each request is answered by
+ * `script` (called a tick after dispatch, after `onRequestStart`), with no socket and no undici
+ * parser in between — so it can hand over what undici's own would never pass on.
+ */
+export class ScriptedDispatcher extends Dispatcher {
+  readonly #script: Script;
+
+  constructor(script: Script) {
+    super();
+    this.#script = script;
+  }
+
+  override dispatch(_options: Dispatcher.DispatchOptions, handler: Dispatcher.DispatchHandler): boolean {
+    const controller: Dispatcher.DispatchController = {
+      aborted: false,
+      paused: false,
+      reason: null,
+      rawHeaders: undefined,
+      rawTrailers: undefined,
+      abort() {},
+      pause() {},
+      resume() {},
+    } as unknown as Dispatcher.DispatchController;
+    setImmediate(() => {
+      handler.onRequestStart?.(controller, {});
+      this.#script(handler, controller);
+    });
+    return true;
+  }
+
+  override async close(): Promise<void> {}
+  override async destroy(): Promise<void> {}
+}
