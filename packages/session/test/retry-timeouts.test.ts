@@ -149,6 +149,36 @@ describe("timeouts", () => {
     expect(Date.now() - started).toBeLessThan(2500);
   });
 
+  it("resolves a session's timeout over aiohttp's defaults; refuses a bad one saying which field", async () => {
+    await using plain = new ClientSession();
+    expect(plain.timeout).toEqual({ total: 300_000, connect: null, sockConnect: 30_000, sockRead: null });
+    await using some = new ClientSession({ timeout: { connect: 5, sockRead: 7 } });
+    expect(some.timeout).toEqual({ total: 300_000, connect: 5, sockConnect: 30_000, sockRead: 7 });
+    await using off = new ClientSession({ timeout: null });
+    expect(off.timeout).toEqual({ total: null, connect: null, sockConnect: null, sockRead: null });
+    await using zeros = new ClientSession({ timeout: { total: 0, connect: 0, sockConnect: 0, sockRead: 0 } });
+    expect(zeros.timeout).toEqual({ total: null, connect: null, sockConnect: null, sockRead: null });
+    await using total = new ClientSession({ timeout: 1500 as never });
+    expect(total.timeout).toEqual({ total: 1500, connect: null, sockConnect: 30_000, sockRead: null });
+    for (const field of ["total", "connect", "sockConnect", "sockRead"]) {
+      for (const bad of [-1, Number.NaN, Number.POSITIVE_INFINITY, "5", true]) {
+        expect(() => new ClientSession({ timeout: { [field]: bad } as never })).toThrow(
+          new InvalidArgumentError(
+            `timeout.${field} must be a non-negative number of milliseconds or null, got ${String(bad)}`,
+          ),
+        );
+      }
+    }
+    expect(() => new ClientSession({ timeout: -5 as never })).toThrow(
+      new InvalidArgumentError("timeout.total must be a non-negative number of milliseconds or null, got -5"),
+    );
+    for (const bad of ["fast", true]) {
+      expect(() => new ClientSession({ timeout: bad as never })).toThrow(
+        new InvalidArgumentError("timeout must be a ClientTimeout object or a number"),
+      );
+    }
+  });
+
   it("accepts the seed's readTimeout and connTimeout, but not mixed with timeout", async () => {
     await using seed = new ClientSession({ readTimeout: 1234, connTimeout: 56 });
     expect(seed.timeout).toMatchObject({ total: 1234, connect: 56 });
