@@ -240,17 +240,15 @@ export function compressBody(
   const make = () => {
     const source = body.take();
     const z = encoding === "gzip" ? zlib.createGzip() : zlib.createDeflate();
+    // No FormData here: a form to compress was encoded to bytes before (`encodeForm`).
     const input =
       source === null
         ? Readable.from([])
         : typeof source === "string" || Buffer.isBuffer(source)
           ? Readable.from([source])
-          : typeof Blob !== "undefined" && source instanceof Blob
+          : source instanceof Blob
             ? Readable.fromWeb(source.stream() as never)
-            : isAsyncIterable(source)
-              ? Readable.from(source)
-              : undefined;
-    if (!input) throw new InvalidArgumentError("compress cannot be used with FormData");
+            : Readable.from(source as AsyncIterable<Uint8Array>);
     return toBytes(input.pipe(z) as AsyncIterable<Uint8Array>);
   };
   return {

@@ -154,7 +154,7 @@ describe("timeouts", () => {
     expect(plain.timeout).toEqual({ total: 300_000, connect: null, sockConnect: 30_000, sockRead: null });
     await using some = new ClientSession({ timeout: { connect: 5, sockRead: 7 } });
     expect(some.timeout).toEqual({ total: 300_000, connect: 5, sockConnect: 30_000, sockRead: 7 });
-    await using off = new ClientSession({ timeout: null });
+    await using off = new ClientSession({ timeout: null as never });
     expect(off.timeout).toEqual({ total: null, connect: null, sockConnect: null, sockRead: null });
     await using zeros = new ClientSession({ timeout: { total: 0, connect: 0, sockConnect: 0, sockRead: 0 } });
     expect(zeros.timeout).toEqual({ total: null, connect: null, sockConnect: null, sockRead: null });
