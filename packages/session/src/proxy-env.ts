@@ -2,11 +2,17 @@ import { isIP } from "node:net";
 
 /**
  * The proxy the environment names for `url` (`trustEnv`): `HTTP_PROXY`, `HTTPS_PROXY`, `WS_PROXY`
- * or `WSS_PROXY` by the URL's scheme (lower-case names win), unless `NO_PROXY` lists the host.
+ * or `WSS_PROXY` by the URL's scheme, unless `NO_PROXY` lists the host — read as Python's
+ * `urllib.request.getproxies()` reads them for aiohttp: a lower-case name that is set wins, even
+ * empty (`http_proxy=` turns an `HTTP_PROXY` off), and a CGI program (`REQUEST_METHOD` set) never
+ * takes `HTTP_PROXY`, which a client's `Proxy:` request header would set ("httpoxy").
  */
 export function proxyFromEnv(url: URL, env: NodeJS.ProcessEnv = process.env): string | undefined {
   const scheme = url.protocol.slice(0, -1);
-  const value = env[`${scheme}_proxy`] || env[`${scheme.toUpperCase()}_PROXY`];
+  const lower = env[`${scheme}_proxy`];
+  const upper =
+    scheme === "http" && env.REQUEST_METHOD !== undefined ? undefined : env[`${scheme.toUpperCase()}_PROXY`];
+  const value = lower ?? upper;
   if (!value) return undefined;
   const noProxy = env.no_proxy ?? env.NO_PROXY ?? "";
   return bypassesProxy(url, noProxy) ? undefined : value;

@@ -133,6 +133,20 @@ describe("trustEnv", () => {
     expect(proxyFromEnv(new URL("ws://a.test/"), env)).toBe("w");
     expect(proxyFromEnv(new URL("wss://a.test/"), env)).toBe("ws");
     expect(proxyFromEnv(new URL("http://a.test/"), { ...env, NO_PROXY: "a.test" })).toBeUndefined();
+    // As urllib reads them for aiohttp: a lower-case name that is set wins, even empty.
+    expect(proxyFromEnv(new URL("http://a.test/"), { http_proxy: "low", HTTP_PROXY: "up" })).toBe("low");
+    expect(proxyFromEnv(new URL("http://a.test/"), { http_proxy: "", HTTP_PROXY: "up" })).toBeUndefined();
+    expect(proxyFromEnv(new URL("https://a.test/"), { HTTPS_PROXY: "up" })).toBe("up");
+    // httpoxy: in a CGI program HTTP_PROXY may come from a request's Proxy: header; only it is ignored.
+    const cgi = { REQUEST_METHOD: "GET", HTTP_PROXY: "evil", HTTPS_PROXY: "s" };
+    expect(proxyFromEnv(new URL("http://a.test/"), cgi)).toBeUndefined();
+    expect(proxyFromEnv(new URL("http://a.test/"), { ...cgi, http_proxy: "mine" })).toBe("mine");
+    expect(proxyFromEnv(new URL("https://a.test/"), cgi)).toBe("s");
+    expect(proxyFromEnv(new URL("http://a.test/"), { https_proxy: "s" })).toBeUndefined();
+    expect(
+      proxyFromEnv(new URL("http://a.test/"), { http_proxy: "h", no_proxy: "", NO_PROXY: "a.test" }),
+    ).toBe("h");
+    expect(proxyFromEnv(new URL("http://a.test/"), { http_proxy: "h", no_proxy: "a.test" })).toBeUndefined();
   });
 
   it.each([
@@ -151,7 +165,44 @@ describe("trustEnv", () => {
     ["[::1]:5000", "http://[::1]:5000/", true],
     ["fd00::/8", "http://[fd12::1]/", true],
     ["a.test, b.test", "http://b.test/", true],
+    ["a.test \t b.test", "http://b.test/", true],
     ["", "http://a.test/", false],
+    // Case, a trailing dot, and suffixes only at a dot.
+    ["EXAMPLE.com.", "http://Example.COM./", true],
+    [".example.com", "http://notexample.com/", false],
+    ["api.example.com", "http://example.com/", false],
+    // Ports: the URL's default port counts as given.
+    ["example.com:80", "http://example.com/", true],
+    ["example.com:443", "https://example.com/", true],
+    ["example.com:443", "http://example.com/", false],
+    ["example.com:443", "wss://example.com/", true],
+    ["[::1]:5001", "http://[::1]:5000/", false],
+    // Addresses match exactly, never a name, never the other family.
+    ["127.0.0.1", "http://127.0.0.2/", false],
+    ["127.0.0.1", "http://localhost/", false],
+    ["::1", "http://[::2]/", false],
+    ["1::8", "http://[1:0:0:0:0:0:0:8]/", true],
+    ["1:2:3:4:5:6:7:8", "http://[1:2:3:4:5:6:7:8]/", true],
+    ["::ffff:1.2.3.4", "http://1.2.3.4/", true],
+    ["::ffff:1.2.3.4", "http://1.2.3.5/", false],
+    // Networks: IPv4-mapped ones are IPv4; lengths out of range or unparsable match nothing.
+    ["0.0.0.0/0", "http://203.0.113.9/", true],
+    ["10.0.0.0/8", "http://[::ffff:10.1.2.3]/", true],
+    ["::ffff:10.0.0.0/104", "http://10.1.2.3/", true],
+    ["::ffff:10.0.0.0/104", "http://11.1.2.3/", false],
+    ["[::ffff:10.0.0.0]/104", "http://10.1.2.3/", true],
+    ["::/0", "http://10.1.2.3/", false],
+    ["fd00::/8", "http://10.1.2.3/", false],
+    ["10.0.0.0/32", "http://10.0.0.0/", true],
+    ["10.0.0.0/32", "http://10.0.0.1/", false],
+    ["10.0.0.0/31", "http://10.0.0.1/", true],
+    ["10.0.0.0/33", "http://10.0.0.0/", false],
+    ["10.0.0.0/-1", "http://10.0.0.0/", false],
+    ["10.0.0.0/x", "http://10.0.0.0/", false],
+    ["bad/8", "http://10.0.0.0/", false],
+    ["10.0.0.0/8", "http://ten.test/", false],
+    ["fd00::/7", "http://[fdff::1]/", true],
+    ["fd00::/8", "http://[fe00::1]/", false],
   ])("NO_PROXY=%j for %s → %s", (noProxy, url, expected) => {
     expect(bypassesProxy(new URL(url), noProxy)).toBe(expected);
   });
