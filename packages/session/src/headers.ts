@@ -95,16 +95,11 @@ export class HeaderList {
     }
   }
 
-  /** Adds the headers of `other` whose names this list does not have yet. */
-  fill(other: HeaderList): void {
-    const before = this.#lower.length;
-    for (let i = 0; i < other.#names.length; i++) {
-      if (before === 0 || !this.#lower.includes(other.#lower[i]!)) {
-        this.#names.push(other.#names[i]!);
-        this.#lower.push(other.#lower[i]!);
-        this.#values.push(other.#values[i]!);
-      }
-    }
+  /** Appends every header of `other`, repeats included, after this list's own. */
+  appendAll(other: HeaderList): void {
+    this.#names.push(...other.#names);
+    this.#lower.push(...other.#lower);
+    this.#values.push(...other.#values);
   }
 
   clone(): HeaderList {

@@ -85,8 +85,9 @@ export class RequestPolicy {
     let userHeaders = config.headers.clone();
     if (input.headers) {
       const given = HeaderList.from(input.headers);
+      // A name the request gives replaces every session header of that name (aiohttp's merge).
       for (const [name] of given) userHeaders.delete(name);
-      given.fill(userHeaders);
+      given.appendAll(userHeaders);
       userHeaders = given;
     }
     this.#userHeaders = userHeaders;

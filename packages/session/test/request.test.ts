@@ -212,6 +212,24 @@ describe("auto headers", () => {
     expect(reply.headers.filter(([n]) => n === "X-Multi").map(([, v]) => v)).toEqual(["a", "b"]);
   });
 
+  it("keeps a session's repeated headers beside a request's own, and a request's replace them all", async () => {
+    await using srv = await startHttpServer(echo);
+    await using session = new ClientSession({
+      headers: [
+        ["X-Multi", "s1"],
+        ["X-Multi", "s2"],
+        ["X-Other", "o"],
+      ],
+    });
+    const multi = async (headers?: Record<string, string>) =>
+      (await echoJson(await session.get(srv.url(), { headers }))).headers
+        .filter(([n]) => n.toLowerCase() === "x-multi" || n.toLowerCase() === "x-request")
+        .map(([n, v]) => `${n}: ${v}`);
+    expect(await multi()).toEqual(["X-Multi: s1", "X-Multi: s2"]);
+    expect(await multi({ "X-Request": "r" })).toEqual(["X-Request: r", "X-Multi: s1", "X-Multi: s2"]);
+    expect(await multi({ "x-multi": "r" })).toEqual(["x-multi: r"]);
+  });
+
   it("POST, PUT and PATCH without a body say Content-Length: 0 and octet-stream", async () => {
     await using srv = await startHttpServer(echo);
     await using session = new ClientSession();
