@@ -83,6 +83,21 @@ describe("request options", () => {
       "maxRedirects must be a non-negative integer",
     ],
     [
+      "maxRedirects not whole",
+      () => (s) => s.get(NOWHERE, { maxRedirects: 1.5 }),
+      "maxRedirects must be a non-negative integer",
+    ],
+    [
+      "a header value that is not text",
+      () => (s) => s.get(NOWHERE, { headers: { "X-A": {} as never } }),
+      "header X-A must be a string, number or boolean, got object",
+    ],
+    [
+      "a header pair that is not a pair",
+      () => (s) => s.get(NOWHERE, { headers: [["X-A"]] as never }),
+      "headers must be [name, value] pairs",
+    ],
+    [
       "URL credentials with auth",
       () => (s) => s.get("http://u:p@127.0.0.1:9/", { auth: new BasicAuth("a", "b") }),
       "credentials in the URL cannot be combined with auth",
