@@ -69,6 +69,65 @@ describe("automatic decompression", () => {
     expect((err as Error).message).toMatch(/limit/);
   });
 
+  it("takes coding names in any case and spacing, x-gzip for gzip, and skips identity", async () => {
+    const gz = zlib.gzipSync(Buffer.from(text));
+    await using srv = await startHttpServer((req, res) => {
+      res.setHeader("content-encoding", decodeURIComponent(req.url?.slice(1) ?? ""));
+      res.end(req.url === "/identity" || req.url === "/%2C%20%2C" ? Buffer.from(text) : gz);
+    });
+    await using session = new ClientSession({ maxContentCodings: 1 });
+    for (const coding of [
+      " GZIP ",
+      "x-gzip",
+      "identity, gzip",
+      "gzip,identity,identity",
+      "identity",
+      ", ,",
+    ]) {
+      expect(await (await session.get(srv.url(`/${encodeURIComponent(coding)}`))).text(), coding).toBe(text);
+    }
+  });
+
+  it("finds the deflate flavour from the first two bytes, however the body is cut", async () => {
+    const big = Buffer.from("some text that deflates well; ".repeat(300_000));
+    const bodies: Record<string, Buffer> = {
+      wrapped: zlib.deflateSync(big),
+      raw: zlib.deflateRawSync(big),
+      empty: Buffer.alloc(0),
+    };
+    await using srv = await startHttpServer(async (req, res) => {
+      const body = bodies[req.url?.slice(1) ?? ""]!;
+      res.setHeader("content-encoding", "deflate");
+      // One byte first: the flavour cannot be told until the second arrives.
+      res.write(body.subarray(0, 1));
+      await new Promise((r) => setTimeout(r, 10));
+      res.end(body.subarray(1));
+    });
+    await using session = new ClientSession();
+    for (const flavour of ["wrapped", "raw"]) {
+      const got = await (await session.get(srv.url(`/${flavour}`))).read();
+      expect(got.length, flavour).toBe(big.length);
+      expect(got.equals(big), flavour).toBe(true);
+    }
+    expect((await (await session.get(srv.url("/empty"))).read()).length).toBe(0);
+  });
+
+  it("names the limits it enforces", async () => {
+    await using stacked = await encoded("gzip, gzip, gzip");
+    await using session = new ClientSession({ maxContentCodings: 2 });
+    const err = await session.get(stacked.url()).then(
+      (r) => r.read(),
+      (e: unknown) => e,
+    );
+    expect(err).toEqual(new ClientPayloadError("Too many content codings (3); at most 2 are decoded"));
+    await using bomb = await encoded("gzip", Buffer.alloc(4 * 1024 * 1024));
+    await using small = new ClientSession({ maxDecompressedSize: 1024 * 1024 });
+    const big = await (await small.get(bomb.url())).read().catch((e: unknown) => e);
+    expect(big).toEqual(
+      new ClientPayloadError("Decompressed body exceeds the 1048576-byte limit (maxDecompressedSize)"),
+    );
+  });
+
   it("fails clearly on a corrupt body", async () => {
     await using srv = await startHttpServer((_req, res) => {
       res.setHeader("content-encoding", "gzip");
