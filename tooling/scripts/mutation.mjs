@@ -11,6 +11,7 @@
 // newest result of each file over every run of the package, and, last, "mutation score: N%"
 // (--table prints that from the runs so far, without running anything).
 import { spawnSync } from "node:child_process";
+import { createHash } from "node:crypto";
 import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { join, relative } from "node:path";
@@ -35,7 +36,13 @@ if (!folder || !existsSync(join(root, folder, "src"))) {
 }
 const name = folder.split("/").pop();
 const packageReports = join(root, "reports", "mutation", name);
-const slug = values.files?.replace(/[^A-Za-z0-9.-]+/g, "_");
+// A long list of files makes a folder name past what the file system takes: cut it, and keep it
+// apart from other lists with a digest of the whole.
+const fullSlug = values.files?.replace(/[^A-Za-z0-9.-]+/g, "_");
+const slug =
+  fullSlug && fullSlug.length > 100
+    ? `${fullSlug.slice(0, 80)}-${createHash("sha256").update(fullSlug).digest("hex").slice(0, 12)}`
+    : fullSlug;
 // A run over line ranges (`src/pool.ts:320-330`) tests part of a file: its result is shown alone
 // and kept out of the package's table, where it would stand for the whole file.
 const ranged = values.files?.includes(":") ?? false;
