@@ -33,10 +33,41 @@ describe("session options", () => {
     ["connector", { connector: {} }, "connector must be an undici Dispatcher (with a dispatch method)"],
     ["headers", { headers: 42 }, "headers must be an object"],
     ["header pairs in text", { headers: "X-A: 1" }, "headers must be [name, value] pairs"],
+    [
+      "timeout with the seed's readTimeout",
+      { timeout: { total: 1 }, readTimeout: 1 },
+      "timeout cannot be combined with the seed's readTimeout/connTimeout; use timeout only",
+    ],
+    [
+      "timeout with the seed's connTimeout",
+      { timeout: 5, connTimeout: 1 },
+      "timeout cannot be combined with the seed's readTimeout/connTimeout; use timeout only",
+    ],
+    ["version", { version: "2.0" }, 'version must be "1.0" or "1.1"'],
+    ["version object", { version: { major: 2, minor: 0 } }, 'version must be "1.0" or "1.1"'],
+    ["middlewares", { middlewares: [() => {}, "x"] }, "middlewares must be an array of functions"],
+    ["middlewares not a list", { middlewares: () => {} }, "middlewares must be an array of functions"],
+    ["readBufsize", { readBufsize: 0 }, "readBufsize must be a positive integer"],
+    ["maxLineSize", { maxLineSize: 1.5 }, "maxLineSize must be a positive integer"],
+    ["maxFieldSize", { maxFieldSize: -1 }, "maxFieldSize must be a positive integer"],
+    ["maxHeaders", { maxHeaders: 0 }, "maxHeaders must be a positive integer"],
+    ["maxDecompressedSize", { maxDecompressedSize: 0 }, "maxDecompressedSize must be a positive integer"],
+    ["maxContentCodings", { maxContentCodings: 0.5 }, "maxContentCodings must be a positive integer"],
     ["header pairs", { headers: [["X-A", "1", "2"]] }, "headers must be [name, value] pairs"],
   ])("%s", async (_what, options, message) => {
     const err = await refusal(() => new ClientSession(options as never));
     expect(err).toEqual(new InvalidArgumentError(message));
+  });
+
+  it("takes both HTTP versions, as text or as aiohttp's {major, minor}", async () => {
+    await using srv = await startHttpServer((req, res) => res.end(req.headers.connection ?? "-"));
+    const sent: string[] = [];
+    for (const version of ["1.0", "1.1", { major: 1, minor: 0 }, { major: 1, minor: 1 }]) {
+      await using session = new ClientSession({ version } as never);
+      sent.push(await (await session.get(srv.url("/"))).text());
+    }
+    // HTTP/1.0 semantics: every request asks the server to close.
+    expect(sent).toEqual(["close", "keep-alive", "close", "keep-alive"]);
   });
 
   it("retryMiddleware's attempts", () => {
