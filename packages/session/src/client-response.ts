@@ -209,7 +209,7 @@ export class ClientResponse implements AsyncDisposable, HistoryEntry {
     const charset = this.charset;
     if (charset && isKnownEncoding(charset)) return charset;
     const type = this.contentType;
-    if (type === "application/json" || type === "application/rdap+json" || isJsonType(type)) return "utf-8";
+    if (isJsonType(type)) return "utf-8";
     return this.#fallback(this, body ?? this.#body ?? Buffer.alloc(0));
   }
 

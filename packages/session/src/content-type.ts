@@ -51,7 +51,10 @@ export interface LinkEntry {
 export function parseLinks(values: readonly string[], base: URL): Map<string, LinkEntry> {
   const out = new Map<string, LinkEntry>();
   for (const value of values) {
-    for (const m of value.matchAll(/<([^>]*)>\s*((?:;\s*[^;,]+(?:=(?:"(?:[^"\\]|\\.)*"|[^;,]*))?\s*)*)/g)) {
+    // A parameter's name stops at `=`, so a quoted value may hold `,` and `;` (RFC 8288).
+    for (const m of value.matchAll(
+      /<([^>]*)>\s*((?:;\s*[^;,=]+(?:=\s*(?:"(?:[^"\\]|\\.)*"|[^;,]*))?\s*)*)/g,
+    )) {
       let url: URL;
       try {
         url = new URL(m[1] ?? "", base);

@@ -369,6 +369,80 @@ describe("connections and release", () => {
     expect((await session2.get(srv.url("/ok"))).status).toBe(200);
   });
 
+  it("reads Content-Type, charset, Content-Length and Link as aiohttp does, odd spellings included", async () => {
+    const heads: Record<string, Record<string, string>> = {
+      "/upper": { "content-type": "Text/HTML; Charset=UTF-8", "content-length": "2" },
+      "/quoted": { "content-type": 'text/plain; charset="ISO-8859-1"; format=flowed' },
+      "/broken": { "content-type": "text/plain; charset" },
+      "/garbage": { "content-type": "no slash here" },
+      "/length": { "x-length": "yes" },
+      "/links": {
+        link: '<a>; rel="next"; title="A, B", </b>; rel=prev,<c> ; REL = last ; x, <http://[bad>; rel=bad, <d>',
+      },
+    };
+    await using srv = await startHttpServer((req, res) => {
+      const head = heads[req.url ?? ""] ?? {};
+      for (const [name, value] of Object.entries(head)) res.setHeader(name, value);
+      if (req.url === "/length") {
+        // A Content-Length with spaces around it, then one that is not a number.
+        res.writeHead(200, { "Content-Length": " 2 " });
+      }
+      res.end("ok");
+    });
+    await using session = new ClientSession();
+    const get = (path: string) => session.get(srv.url(path));
+    const upper = await get("/upper");
+    expect([upper.contentType, upper.charset, upper.contentLength]).toEqual(["text/html", "utf-8", 2]);
+    const quoted = await get("/quoted");
+    expect([quoted.contentType, quoted.charset]).toEqual(["text/plain", "iso-8859-1"]);
+    expect((await get("/broken")).contentType).toBe("text/plain");
+    expect((await get("/broken")).charset).toBeNull();
+    expect((await get("/garbage")).contentType).toBe("application/octet-stream");
+    expect((await get("/length")).contentLength).toBe(2);
+    const links = (await get("/links")).links;
+    expect([...links.keys()]).toEqual(["next", "prev", "last", srv.url("/d")]);
+    expect(links.get("next")?.params).toEqual({ rel: "next", title: "A, B" });
+    expect(links.get("prev")?.url.href).toBe(srv.url("/b"));
+    expect(links.get("last")?.params).toEqual({ rel: "last", x: "" });
+    expect(links.get(srv.url("/d"))?.params).toEqual({});
+  });
+
+  it("a status error keeps text types' bodies as text, others as bytes, and an empty one as nothing", async () => {
+    const bodies: Record<string, [string | undefined, string | Buffer]> = {
+      "/plain": ["text/plain", "plain"],
+      "/xml": ["application/xml", "<a/>"],
+      "/svg": ["image/svg+xml", "<svg/>"],
+      "/problem": ["application/problem+json", '{"t":1}'],
+      "/form": ["application/x-www-form-urlencoded", "a=1"],
+      "/charset": ["application/octet-stream; charset=latin1", Buffer.from([0x63, 0x61, 0x66, 0xe9])],
+      "/bin": ["application/octet-stream", Buffer.from([0x61, 0x62])],
+      "/none": [undefined, Buffer.from([0x61])],
+      "/empty": ["text/plain", ""],
+      "/bad-utf8": ["text/plain; charset=utf-8", Buffer.from([0x61, 0xff])],
+    };
+    await using srv = await startHttpServer((req, res) => {
+      const [type, body] = bodies[req.url ?? ""]!;
+      res.statusCode = 500;
+      if (type) res.setHeader("content-type", type);
+      else res.removeHeader("content-type");
+      res.end(body);
+    });
+    await using session = new ClientSession({ raiseForStatus: true });
+    const bodyOf = async (path: string) =>
+      ((await session.get(srv.url(path)).catch((e: unknown) => e)) as ClientResponseError).body;
+    expect(await bodyOf("/plain")).toBe("plain");
+    expect(await bodyOf("/xml")).toBe("<a/>");
+    expect(await bodyOf("/svg")).toBe("<svg/>");
+    expect(await bodyOf("/problem")).toBe('{"t":1}');
+    expect(await bodyOf("/form")).toBe("a=1");
+    expect(await bodyOf("/charset")).toBe("caf\u00e9");
+    expect(Buffer.from((await bodyOf("/bin")) as Uint8Array)).toEqual(Buffer.from("ab"));
+    expect(Buffer.from((await bodyOf("/none")) as Uint8Array)).toEqual(Buffer.from("a"));
+    expect(await bodyOf("/empty")).toBeUndefined();
+    // Text that does not decode stays text, as TextDecoder replaces what it cannot read.
+    expect(await bodyOf("/bad-utf8")).toBe("a\ufffd");
+  });
+
   it("a status error says what was asked, and keeps the start of what the server said (8 KiB at most)", async () => {
     await using srv = await startHttpServer((req, res) => {
       if (req.url === "/json") {
