@@ -5,7 +5,13 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Readable } from "node:stream";
 import { BasicAuth } from "@x/auth";
-import { ClientConnectorError, TotalTimeoutError } from "@x/errors";
+import { Fingerprint } from "@x/connector";
+import {
+  ClientConnectorCertificateError,
+  ClientConnectorError,
+  ServerFingerprintMismatch,
+  TotalTimeoutError,
+} from "@x/errors";
 import {
   closedPort,
   type EchoReply,
@@ -14,9 +20,10 @@ import {
   readBody,
   startHttp2Server,
   startHttpServer,
+  startHttpsServer,
   startRawServer,
 } from "@x/fixtures";
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import {
   type ClientMiddleware,
   ClientSession,
@@ -211,10 +218,124 @@ describe("the retry middleware", () => {
     expect(Date.now() - started).toBeLessThan(1500);
   });
 
+  it("waits initialDelay × factor^n up to maxDelay, or a share of it with jitter, or what Retry-After says", async () => {
+    await using srv = await startHttpServer((req, res) => {
+      const after = new URL(req.url ?? "/", "http://x").searchParams.get("after");
+      res.writeHead(503, after === null ? {} : { "retry-after": after }).end();
+    });
+    const delays = async (options: Parameters<typeof retryMiddleware>[0], query = "") => {
+      const seen: number[] = [];
+      await using session = new ClientSession({
+        middlewares: [retryMiddleware({ ...options, onRetry: (i) => seen.push(i.delay) })],
+      });
+      expect((await session.get(srv.url(`/${query}`))).status).toBe(503);
+      return seen;
+    };
+    const exact = { attempts: 5, initialDelay: 2, factor: 3, maxDelay: 10, jitter: false };
+    expect(await delays(exact)).toEqual([2, 6, 10, 10]);
+    expect(await delays({ attempts: 3, initialDelay: 1, jitter: false })).toEqual([1, 2]);
+    const random = vi.spyOn(Math, "random").mockReturnValue(0.5);
+    try {
+      expect(await delays({ ...exact, jitter: true })).toEqual([1, 3, 5, 5]);
+      expect(await delays({ attempts: 2, initialDelay: 4 })).toEqual([2]);
+    } finally {
+      random.mockRestore();
+    }
+    // Retry-After, in seconds or as a date (one in the past is now); up to maxRetryAfter and not past it.
+    expect(await delays({ ...exact, attempts: 2 }, "?after=0")).toEqual([0]);
+    const past = encodeURIComponent(new Date(Date.now() - 60_000).toUTCString());
+    expect(await delays({ ...exact, attempts: 2 }, `?after=${past}`)).toEqual([0]);
+    expect(await delays({ ...exact, attempts: 2, maxRetryAfter: 0 }, "?after=0")).toEqual([0]);
+    expect(await delays({ ...exact, attempts: 2, maxRetryAfter: 999 }, "?after=1")).toEqual([]);
+    expect(await delays({ ...exact, attempts: 2, respectRetryAfter: false }, "?after=3600")).toEqual([2]);
+    expect(await delays({ ...exact, attempts: 2 }, "?after=soon")).toEqual([2]);
+  });
+
+  it("retries the statuses and methods it is given, and the errors retryOnError picks", async () => {
+    let hits = 0;
+    await using srv = await startHttpServer((_req, res) => {
+      hits++;
+      res.writeHead(418).end();
+    });
+    const fast = { initialDelay: 1, attempts: 2 };
+    await using teapots = new ClientSession({
+      middlewares: [retryMiddleware({ ...fast, statuses: [418], methods: ["post"] })],
+    });
+    expect((await teapots.post(srv.url(), { data: "x" })).status).toBe(418);
+    expect(hits).toBe(2);
+    hits = 0;
+    expect((await teapots.get(srv.url())).status).toBe(418);
+    expect(hits).toBe(1);
+    hits = 0;
+    await using defaults = new ClientSession({ middlewares: [retryMiddleware(fast)] });
+    expect((await defaults.get(srv.url())).status).toBe(418);
+    expect(hits).toBe(1);
+    const port = await closedPort();
+    const tried: unknown[] = [];
+    await using never = new ClientSession({
+      middlewares: [retryMiddleware({ ...fast, retryOnError: () => false, onRetry: (i) => tried.push(i) })],
+    });
+    await expect(never.get(`http://127.0.0.1:${port}/`)).rejects.toBeInstanceOf(ClientConnectorError);
+    expect(tried).toEqual([]);
+    // Thrown values that are not Errors reach onRetry wrapped in one.
+    const wrapped: Error[] = [];
+    await using odd = new ClientSession({
+      middlewares: [
+        retryMiddleware({
+          ...fast,
+          retryOnError: () => true,
+          onRetry: (i) => wrapped.push(i.error as Error),
+        }),
+        async () => {
+          throw "a string";
+        },
+      ],
+    });
+    await expect(odd.get(srv.url())).rejects.toBe("a string");
+    expect(wrapped.map((e) => [e instanceof Error, e.message, e.cause])).toEqual([
+      [true, "a string", "a string"],
+    ]);
+  });
+
+  it("never retries TLS failures: an unknown CA, a certificate that does not match the pin", async () => {
+    await using srv = await startHttpsServer((_req, res) => res.end("x"));
+    const tried: unknown[] = [];
+    await using session = new ClientSession({
+      middlewares: [retryMiddleware({ initialDelay: 1, onRetry: (i) => tried.push(i.error) })],
+    });
+    await expect(session.get(srv.url())).rejects.toBeInstanceOf(ClientConnectorCertificateError);
+    const wrongPin = new Fingerprint(Buffer.alloc(32, 7));
+    await expect(session.get(srv.url(), { ssl: wrongPin })).rejects.toBeInstanceOf(ServerFingerprintMismatch);
+    expect(tried).toEqual([]);
+    expect(srv.stats.accepted).toBe(2);
+  });
+
+  it("reads a small error body so the connection is reused, and drops a large one", async () => {
+    let hits = 0;
+    await using srv = await startHttpServer((req, res) => {
+      hits++;
+      const size = req.url === "/small" ? 1000 : 100_000;
+      if (hits % 2 === 1) res.writeHead(503).end(Buffer.alloc(size));
+      else res.end("ok");
+    });
+    await using session = new ClientSession({ middlewares: [retryMiddleware({ initialDelay: 1 })] });
+    expect(await (await session.get(srv.url("/small"))).text()).toBe("ok");
+    expect(srv.stats.accepted).toBe(1);
+    expect(await (await session.get(srv.url("/large"))).text()).toBe("ok");
+    expect(srv.stats.accepted).toBe(2);
+  });
+
   it("parses Retry-After seconds and dates", () => {
     expect(parseRetryAfter("5")).toBe(5000);
     expect(parseRetryAfter(new Date(Date.now() + 10_000).toUTCString(), Date.now())).toBeGreaterThan(8000);
     expect(parseRetryAfter("soon")).toBeUndefined();
+    expect(parseRetryAfter(" 7 ")).toBe(7000);
+    expect(
+      parseRetryAfter("Wed, 21 Oct 2015 07:28:00 GMT", Date.parse("Wed, 21 Oct 2015 07:27:00 GMT")),
+    ).toBe(60_000);
+    expect(
+      parseRetryAfter("Wed, 21 Oct 2015 07:28:00 GMT", Date.parse("Wed, 21 Oct 2015 07:29:00 GMT")),
+    ).toBe(0);
     expect(parseRetryAfter(null)).toBeUndefined();
   });
 });
