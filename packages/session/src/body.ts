@@ -192,7 +192,7 @@ export function prepareBody(
     const form = data instanceof UndiciFormData ? data : copyForm(data);
     return new RequestBody(() => form, { replayable: true, isForm: true });
   }
-  if (typeof Blob !== "undefined" && data instanceof Blob) {
+  if (data instanceof Blob) {
     return new RequestBody(() => data, {
       contentType: data.type || "application/octet-stream",
       replayable: true,
@@ -204,7 +204,7 @@ export function prepareBody(
       replayable: false,
     });
   }
-  if (typeof ReadableStream !== "undefined" && data instanceof ReadableStream) {
+  if (data instanceof ReadableStream) {
     return new RequestBody(() => toBytes(Readable.fromWeb(data as never)), {
       contentType: "application/octet-stream",
       replayable: false,
@@ -297,7 +297,7 @@ export function observedBody(
     const bytes = typeof source === "string" ? Buffer.from(source) : source;
     return { body: counted(pieces(bytes), onChunk, onEnd), length: bytes.length };
   }
-  if (typeof Blob !== "undefined" && source instanceof Blob) {
+  if (source instanceof Blob) {
     return {
       body: counted(toBytes(Readable.fromWeb(source.stream() as never)), onChunk, onEnd),
       length: source.size,
@@ -346,7 +346,7 @@ export function truncatedBody(body: RequestBody, length: number): RequestBody {
       const input =
         typeof source === "string" || Buffer.isBuffer(source)
           ? [Buffer.from(source)]
-          : typeof Blob !== "undefined" && source instanceof Blob
+          : source instanceof Blob
             ? toBytes(Readable.fromWeb(source.stream() as never))
             : (source as AsyncIterable<Uint8Array>);
       for await (const chunk of input) {
