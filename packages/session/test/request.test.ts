@@ -32,6 +32,30 @@ describe("verbs and URLs", () => {
     expect((await resp.read()).length).toBe(0);
   });
 
+  it("each method helper sends its method; head() alone stops at a redirect unless asked", async () => {
+    await using srv = await startHttpServer((req, res) => {
+      if (req.url === "/moved") res.writeHead(307, { location: "/here" }).end();
+      else res.end(`${req.method} ${req.url}`);
+    });
+    await using session = new ClientSession();
+    const helpers = [
+      ["get", (u: string) => session.get(u)],
+      ["post", (u: string) => session.post(u)],
+      ["put", (u: string) => session.put(u)],
+      ["patch", (u: string) => session.patch(u)],
+      ["delete", (u: string) => session.delete(u)],
+      ["options", (u: string) => session.options(u)],
+    ] as const;
+    for (const [name, send] of helpers) {
+      const resp = await send(srv.url("/moved"));
+      expect(await resp.text(), name).toBe(`${name.toUpperCase()} /here`);
+    }
+    const head = await session.head(srv.url("/moved"));
+    expect([head.status, head.method, head.url.pathname]).toEqual([307, "HEAD", "/moved"]);
+    const followed = await session.head(srv.url("/moved"), { allowRedirects: true });
+    expect([followed.status, followed.url.pathname]).toEqual([200, "/here"]);
+  });
+
   it("request() takes any token method, upper-cased", async () => {
     await using srv = await startHttpServer(echo);
     await using session = new ClientSession();
