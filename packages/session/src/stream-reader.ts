@@ -271,11 +271,10 @@ export class StreamReader implements AsyncIterable<Buffer> {
     for (;;) {
       this.#check();
       const joined = this.#chunks.length > 1 ? this.#compact() : this.#chunks[0];
-      if (joined) {
-        const at = joined.indexOf(sep);
-        if (at >= 0) return this.#take(at + sep.length);
-      }
-      if (this.#size > this.#maxLineSize) {
+      // A line longer than the limit is refused however it arrived: whole, or in pieces.
+      const at = joined ? joined.indexOf(sep) : -1;
+      if (at >= 0 && at <= this.#maxLineSize) return this.#take(at + sep.length);
+      if (at > this.#maxLineSize || this.#size > this.#maxLineSize) {
         throw new ClientPayloadError(`Line is too long: no separator within ${this.#maxLineSize} bytes`);
       }
       if (this.#eof) return this.#take(this.#size);

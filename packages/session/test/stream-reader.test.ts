@@ -21,6 +21,57 @@ async function dripServer(parts: string[], gap = 5) {
 }
 
 describe("StreamReader", () => {
+  it("fed directly: state, pieces as they came, separators across pieces, the line limit's edge", async () => {
+    const r = new StreamReader(4, 4);
+    expect([r.isEof(), r.atEof(), r.exception(), r.totalBytes]).toEqual([false, false, null, 0]);
+    expect(r.feed(Buffer.from("ab"))).toBe(true);
+    expect(r.feed(Buffer.alloc(0))).toBe(true);
+    expect(r.feed(Buffer.from("c\r"))).toBe(true);
+    // At twice the high-water mark (8 bytes) it still takes more; past it, it asks the source to pause.
+    expect(r.feed(Buffer.from("\nd"))).toBe(true);
+    expect(r.feed(Buffer.from("ef"))).toBe(true);
+    expect(r.feed(Buffer.from("g"))).toBe(false);
+    expect(r.feed(Buffer.from("h"))).toBe(false);
+    expect(r.totalBytes).toBe(10);
+    expect(String(await r.readany())).toBe("ab");
+    expect(String(await r.readuntil(new Uint8Array([0x0d, 0x0a])))).toBe("c\r\n");
+    expect((await r.read(0)).length).toBe(0);
+    expect(String(await r.read(2))).toBe("de");
+    // readuntil() joined what was buffered: the rest is one piece now.
+    expect(await r.readchunk()).toEqual([Buffer.from("fgh"), true]);
+    r.feed(Buffer.from("ijkl"));
+    r.feedEof();
+    expect([r.isEof(), r.atEof()]).toEqual([true, false]);
+    // The last line, with no separator, is at the limit (4 bytes): it is read whole.
+    expect(String(await r.readline())).toBe("ijkl");
+    expect([r.isEof(), r.atEof()]).toEqual([true, true]);
+    expect((await r.readany()).length).toBe(0);
+    expect(await r.readchunk()).toEqual([Buffer.alloc(0), false]);
+    expect(r.feed(Buffer.from("late"))).toBe(true);
+    expect(r.totalBytes).toBe(14);
+
+    // A 5-byte line over a 4-byte limit is refused whether its newline is already there or not.
+    const whole = new StreamReader(1024, 4);
+    whole.feed(Buffer.from("abcd\nabcde\n"));
+    expect(String(await whole.readline())).toBe("abcd\n");
+    await expect(whole.readline()).rejects.toThrow("Line is too long: no separator within 4 bytes");
+    const pieces = new StreamReader(1024, 4);
+    pieces.feed(Buffer.from("abcde"));
+    const waiting = pieces.readline();
+    pieces.feed(Buffer.from("\n"));
+    await expect(waiting).rejects.toThrow("Line is too long: no separator within 4 bytes");
+
+    const failing = new StreamReader();
+    failing.feed(Buffer.from("dropped"));
+    const boom = new ClientPayloadError("boom");
+    failing.setException(boom);
+    failing.setException(new ClientPayloadError("second"));
+    expect(failing.exception()).toBe(boom);
+    await expect(failing.read()).rejects.toBe(boom);
+    await expect(failing.readany()).rejects.toBe(boom);
+    expect(failing.feed(Buffer.from("more"))).toBe(true);
+  });
+
   it("read(n) returns up to n bytes as soon as some are there; read() the rest", async () => {
     await using srv = await dripServer(["hello ", "wide ", "world"]);
     await using session = new ClientSession();
