@@ -36,6 +36,45 @@ import {
 const json = async (r: { json(): Promise<unknown> }) => (await r.json()) as EchoReply;
 
 describe("middlewares", () => {
+  it("see whether a request is idempotent, as RFC 9110 lists the methods", async () => {
+    await using srv = await startHttpServer((_req, res) => res.end());
+    const seen: string[] = [];
+    await using session = new ClientSession({
+      middlewares: [
+        async (request, next) => {
+          seen.push(`${request.method}:${request.idempotent}`);
+          return next(request);
+        },
+      ],
+    });
+    for (const method of [
+      "GET",
+      "HEAD",
+      "OPTIONS",
+      "TRACE",
+      "PUT",
+      "DELETE",
+      "QUERY",
+      "POST",
+      "PATCH",
+      "CONNECTX",
+    ]) {
+      await (await session.request(method, srv.url())).read();
+    }
+    expect(seen).toEqual([
+      "GET:true",
+      "HEAD:true",
+      "OPTIONS:true",
+      "TRACE:true",
+      "PUT:true",
+      "DELETE:true",
+      "QUERY:true",
+      "POST:false",
+      "PATCH:false",
+      "CONNECTX:false",
+    ]);
+  });
+
   it("run in onion order, once per redirect hop, and may change the request", async () => {
     await using srv = await startHttpServer((req, res) => {
       if (req.url === "/hop") {
