@@ -119,6 +119,31 @@ describe("request options", () => {
       "maxRedirects must be a non-negative integer",
     ],
     [
+      "readBufsize per request",
+      () => (s) => s.get(NOWHERE, { readBufsize: 0 }),
+      "readBufsize must be a positive integer",
+    ],
+    [
+      "maxLineSize per request",
+      () => (s) => s.get(NOWHERE, { maxLineSize: 1.5 }),
+      "maxLineSize must be a positive integer",
+    ],
+    [
+      "maxFieldSize per request",
+      () => (s) => s.get(NOWHERE, { maxFieldSize: -1 }),
+      "maxFieldSize must be a positive integer",
+    ],
+    [
+      "maxHeaders per request",
+      () => (s) => s.get(NOWHERE, { maxHeaders: 0 }),
+      "maxHeaders must be a positive integer",
+    ],
+    [
+      "timeout with the seed's connTimeout",
+      () => (s) => s.get(NOWHERE, { timeout: 5, connTimeout: 5 } as never),
+      "timeout cannot be combined with the seed's readTimeout/connTimeout",
+    ],
+    [
       "a header value that is not text",
       () => (s) => s.get(NOWHERE, { headers: { "X-A": {} as never } }),
       "header X-A must be a string, number or boolean, got object",
