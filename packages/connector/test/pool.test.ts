@@ -542,7 +542,9 @@ describe("connect() and Connection", () => {
       expect(err).toBeInstanceOf(InvalidUrlClientError);
       expect(err).toMatchObject({ url: String(bad), description: "the request origin is not a valid URL" });
       expect((err as Error).cause).toBeInstanceOf(TypeError);
-      expect(((err as Error).cause as Error).message).toBe(bad === undefined ? "missing origin" : "Invalid URL");
+      expect(((err as Error).cause as Error).message).toBe(
+        bad === undefined ? "missing origin" : "Invalid URL",
+      );
     }
     expect(connector.stats.acquired).toBe(0);
   });
