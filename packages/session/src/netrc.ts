@@ -9,11 +9,12 @@ export interface NetrcEntry {
 }
 
 /**
- * Reads the `.netrc` file named by `$NETRC`, or `~/.netrc`, and returns the entry for `host`
+ * Reads the `.netrc` file named by `$NETRC`, or `$HOME/.netrc`, and returns the entry for `host`
  * (falling back to `default`). Missing or unreadable files give `undefined`.
  */
 export function netrcFor(host: string, env: NodeJS.ProcessEnv = process.env): NetrcEntry | undefined {
-  const path = env.NETRC || join(homedir(), ".netrc");
+  // The home directory as Python's expanduser finds it for aiohttp: $HOME first.
+  const path = env.NETRC || join(env.HOME || env.USERPROFILE || homedir(), ".netrc");
   let text: string;
   try {
     text = readFileSync(path, "utf8");
