@@ -39,9 +39,12 @@ describe(".netrc", () => {
     ],
     [
       "a commented-out entry skipped",
-      "# machine 127.0.0.1 login commented password no\n  # indented comment\nmachine 127.0.0.1 login ada password pw3\n",
+      "machine 127.0.0.1 login ada password pw3\n# machine 127.0.0.1 login commented password no\n  # machine 127.0.0.1 login indented password no\n",
       basic("ada", "pw3"),
     ],
+    ["a login alone (empty password)", "machine 127.0.0.1 login solo\n", basic("solo", "")],
+    ["default with a password alone", "default password dpw\n", basic("", "dpw")],
+    ["default with a login alone", "default login dee\n", basic("dee", "")],
     [
       "default, when no machine matches",
       "machine other.test login o password p\ndefault login dee password pw4\n",
