@@ -9,40 +9,123 @@ export interface NetrcEntry {
 }
 
 /**
- * Reads the `.netrc` file named by `$NETRC`, or `$HOME/.netrc`, and returns the entry for `host`
- * (falling back to `default`). Missing or unreadable files give `undefined`.
+ * Reads the `.netrc` file named by `$NETRC` (when set at all, even empty, as aiohttp does), or
+ * `$HOME/.netrc`, and returns the entry for `host`, falling back to `default`. It is read as aiohttp
+ * reads it with Python's `netrc` module: quoted tokens and backslash escapes, `#` comments, `user`
+ * for `login`, `account` standing in for a missing login, macros skipped up to their blank line. A
+ * missing or unreadable file, or one Python's parser refuses, gives `undefined` (no credentials).
  */
 export function netrcFor(host: string, env: NodeJS.ProcessEnv = process.env): NetrcEntry | undefined {
   // The home directory as Python's expanduser finds it for aiohttp: $HOME first.
-  const path = env.NETRC || join(env.HOME || env.USERPROFILE || homedir(), ".netrc");
+  const path = env.NETRC ?? join(env.HOME || env.USERPROFILE || homedir(), ".netrc");
   let text: string;
   try {
     text = readFileSync(path, "utf8");
   } catch {
     return undefined;
   }
-  const tokens = text
-    .replace(/^\s*#.*$/gm, "")
-    .split(/\s+/)
-    .filter(Boolean);
-  let current: string | undefined;
-  const entries = new Map<string, { login: string; password: string }>();
-  for (let i = 0; i < tokens.length; i++) {
-    const t = tokens[i];
-    if (t === "machine") {
-      current = tokens[++i];
-      if (current !== undefined) entries.set(current, { login: "", password: "" });
-    } else if (t === "default") {
-      current = "\0default";
-      entries.set(current, { login: "", password: "" });
-    } else if ((t === "login" || t === "password") && current !== undefined) {
-      const entry = entries.get(current);
-      const value = tokens[++i] ?? "";
-      if (entry) entry[t] = value;
-    } else if (t === "macdef") {
-      // A macro runs to the next blank line; tokens split on whitespace lose that, so stop here.
-      break;
+  const hosts = parseNetrc(text);
+  const entry = hosts?.get(host) ?? hosts?.get("default");
+  return entry && { login: entry.login || entry.account, password: entry.password };
+}
+
+interface Entry {
+  login: string;
+  account: string;
+  password: string;
+}
+
+/** The entries by machine name (`default` under its own name), or undefined for a refused file. */
+function parseNetrc(text: string): Map<string, Entry> | undefined {
+  // Python reads the file in text mode, where \r\n and \r are line ends.
+  const lex = new NetrcLexer(text.replace(/\r\n?/g, "\n"));
+  const hosts = new Map<string, Entry>();
+  for (;;) {
+    const lineBefore = lex.line;
+    const top = lex.token();
+    if (top === "") return hosts;
+    if (top.startsWith("#")) {
+      // A lone `#` comments out the rest of its line; `#word` is skipped alone.
+      if (top === "#" && lex.line === lineBefore) lex.restOfLine();
+      continue;
     }
+    let name: string;
+    if (top === "machine") name = lex.token();
+    else if (top === "default") name = "default";
+    else if (top === "macdef") {
+      lex.token();
+      // A macro's lines run to an empty line; a file that ends inside one is refused.
+      for (let line = lex.restOfLine(); line !== "\n"; line = lex.restOfLine()) {
+        if (line === "") return undefined;
+      }
+      continue;
+    } else return undefined;
+    if (name === "") return undefined;
+    const entry: Entry = { login: "", account: "", password: "" };
+    for (;;) {
+      const lineBefore = lex.line;
+      const t = lex.token();
+      if (t.startsWith("#")) {
+        if (lex.line === lineBefore) lex.restOfLine();
+      } else if (t === "login" || t === "user") entry.login = lex.token();
+      else if (t === "account") entry.account = lex.token();
+      else if (t === "password") entry.password = lex.token();
+      else if (t === "" || t === "machine" || t === "default" || t === "macdef") {
+        lex.pushBack(t);
+        break;
+      } else return undefined;
+    }
+    hosts.set(name, entry);
   }
-  return entries.get(host) ?? entries.get("\0default");
+}
+
+const WHITESPACE = new Set(["\n", "\t", "\r", " "]);
+
+/**
+ * Python netrc's tokens: whitespace-separated, or double-quoted; a backslash takes the next
+ * character as it is. `line` counts the newlines the tokens consumed; `restOfLine()` skips ahead
+ * without counting, as Python's lexer does when it reads the stream directly.
+ */
+class NetrcLexer {
+  line = 1;
+  #at = 0;
+  #pushed: string | undefined;
+  constructor(readonly text: string) {}
+
+  #next(): string {
+    const ch = this.text.charAt(this.#at++);
+    if (ch === "\n") this.line++;
+    return ch;
+  }
+
+  token(): string {
+    const pushed = this.#pushed;
+    if (pushed !== undefined) {
+      this.#pushed = undefined;
+      return pushed;
+    }
+    let ch = this.#next();
+    while (WHITESPACE.has(ch)) ch = this.#next();
+    let token = "";
+    if (ch === '"') {
+      for (ch = this.#next(); ch !== "" && ch !== '"'; ch = this.#next())
+        token += ch === "\\" ? this.#next() : ch;
+      return token;
+    }
+    for (; ch !== "" && !WHITESPACE.has(ch); ch = this.#next()) token += ch === "\\" ? this.#next() : ch;
+    return token;
+  }
+
+  pushBack(token: string): void {
+    this.#pushed = token;
+  }
+
+  /** The rest of the current line with its newline ("" at the end of the file). */
+  restOfLine(): string {
+    const end = this.text.indexOf("\n", this.#at);
+    const stop = end < 0 ? this.text.length : end + 1;
+    const rest = this.text.slice(this.#at, stop);
+    this.#at = stop;
+    return rest;
+  }
 }

@@ -198,6 +198,36 @@ describe("reading the body", () => {
     expect(await (await session.get(srv2.url())).json({ contentType: "text/plain" })).toEqual([1, 2]);
   });
 
+  it("keeps the type of a Content-Type MIMEType refuses when only whitespace around it is odd, as aiohttp", async () => {
+    // A latin-1 no-break space (0xA0) is not HTTP whitespace, so WHATWG MIMEType refuses the
+    // value; aiohttp's str.strip() drops it and keeps the type (its parameters are lost).
+    await using srv = await startRawServer(async (conn) => {
+      await conn.readHead();
+      await conn.end("HTTP/1.1 200 OK\r\nContent-Type: Text/HTML\u00a0; charset=utf-8\r\nContent-Length: 0\r\n\r\n");
+    });
+    await using session = new ClientSession();
+    const resp = await session.get(srv.url());
+    expect([resp.contentType, resp.charset]).toEqual(["text/html", null]);
+  });
+
+  it("json() takes the whole type as JSON or not: a longer name around json is not JSON", async () => {
+    await using srv = await startHttpServer((req, res) => {
+      res.setHeader("content-type", decodeURIComponent(req.url?.slice(1) ?? ""));
+      res.end("[1]");
+    });
+    await using session = new ClientSession();
+    const json = async (type: string) =>
+      (await session.get(srv.url(`/${encodeURIComponent(type)}`))).json().then(
+        (v: unknown) => v,
+        (e: unknown) => (e instanceof ContentTypeError ? `refused ${type}` : e),
+      );
+    expect(await json("application/vnd.api+json")).toEqual([1]);
+    expect(await json("application/json; charset=utf-8")).toEqual([1]);
+    expect(await json("xapplication/json")).toBe("refused xapplication/json");
+    expect(await json("application/jsonx")).toBe("refused application/jsonx");
+    expect(await json("application/json+xml")).toBe("refused application/json+xml");
+  });
+
   it("raiseForStatus() throws ClientResponseError for 4xx/5xx and releases", async () => {
     await using srv = await startHttpServer(handler);
     await using session = new ClientSession();
@@ -375,10 +405,13 @@ describe("connections and release", () => {
       "/quoted": { "content-type": 'text/plain; charset="ISO-8859-1"; format=flowed' },
       "/broken": { "content-type": "text/plain; charset" },
       "/garbage": { "content-type": "no slash here" },
+      "/word-before": { "content-type": "x text/html" },
+      "/word-after": { "content-type": "text/html x" },
       "/length": { "x-length": "yes" },
       "/links": {
         link: '<a>; rel="next"; title="A, B", </b>; rel=prev,<c> ; REL = last ; x, <http://[bad>; rel=bad, <d>',
       },
+      "/tight-links": { link: "<e>;rel=x,<f>;rel=y" },
     };
     await using srv = await startHttpServer((req, res) => {
       const head = heads[req.url ?? ""] ?? {};
@@ -398,6 +431,11 @@ describe("connections and release", () => {
     expect((await get("/broken")).contentType).toBe("text/plain");
     expect((await get("/broken")).charset).toBeNull();
     expect((await get("/garbage")).contentType).toBe("application/octet-stream");
+    expect((await get("/word-before")).contentType).toBe("application/octet-stream");
+    expect((await get("/word-after")).contentType).toBe("application/octet-stream");
+    const tight = (await get("/tight-links")).links;
+    expect([...tight.keys()]).toEqual(["x", "y"]);
+    expect(tight.get("y")?.url.href).toBe(srv.url("/f"));
     expect((await get("/length")).contentLength).toBe(2);
     const links = (await get("/links")).links;
     expect([...links.keys()]).toEqual(["next", "prev", "last", srv.url("/d")]);
