@@ -12,6 +12,7 @@ export const ACCEPT_ENCODING = zstd ? "gzip, deflate, br, zstd" : "gzip, deflate
 const CHUNK = 64 * 1024;
 
 function decoder(coding: string): Transform | undefined {
+  // A gzip or br body cut short gives what it decoded to, as aiohttp's decoders do.
   const flush = { finishFlush: zlib.constants.Z_SYNC_FLUSH, chunkSize: CHUNK };
   switch (coding) {
     case "gzip":
@@ -33,7 +34,8 @@ function decoder(coding: string): Transform | undefined {
 
 /**
  * "deflate" as servers really send it: zlib-wrapped (RFC 9110) or raw (old IIS and friends).
- * The first two bytes tell which.
+ * The first two bytes tell which. Unlike gzip and br (whose decoders give what a body cut short
+ * decoded to), a deflate stream that stops before its end fails, as in aiohttp.
  */
 class AnyInflate extends Transform {
   #inner: Transform | undefined;
@@ -48,8 +50,8 @@ class AnyInflate extends Transform {
       }
       const [b0 = 0, b1 = 0] = this.#head;
       const wrapped = (b0 & 0x0f) === 8 && ((b0 << 8) | b1) % 31 === 0;
-      const flush = { finishFlush: zlib.constants.Z_SYNC_FLUSH, chunkSize: CHUNK };
-      const inner = wrapped ? zlib.createInflate(flush) : zlib.createInflateRaw(flush);
+      const pieces = { chunkSize: CHUNK };
+      const inner = wrapped ? zlib.createInflate(pieces) : zlib.createInflateRaw(pieces);
       inner.on("data", (out: Buffer) => this.push(out));
       inner.on("error", (err) => this.destroy(err));
       this.#inner = inner;

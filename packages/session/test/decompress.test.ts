@@ -1,6 +1,6 @@
 import zlib from "node:zlib";
 import { ClientPayloadError } from "@x/errors";
-import { startHttpServer } from "@x/fixtures";
+import { sleep, startHttpServer, startRawServer } from "@x/fixtures";
 import { describe, expect, it } from "vitest";
 import { ClientSession } from "../src/index.js";
 
@@ -110,6 +110,117 @@ describe("automatic decompression", () => {
       expect(got.equals(big), flavour).toBe(true);
     }
     expect((await (await session.get(srv.url("/empty"))).read()).length).toBe(0);
+  });
+
+  it("a body cut short: deflate fails, as in aiohttp; gzip and br give what they decoded", async () => {
+    // Text that does not repeat, so that half of each stream decodes to something.
+    const varied = Buffer.from(Array.from({ length: 4000 }, (_, i) => `${i * 7919} `).join(""));
+    const cuts: Record<string, [string, Buffer]> = {
+      "/gzip": ["gzip", zlib.gzipSync(varied)],
+      "/br": ["br", zlib.brotliCompressSync(varied)],
+      "/zlib": ["deflate", zlib.deflateSync(varied)],
+      "/raw": ["deflate", zlib.deflateRawSync(varied)],
+    };
+    await using srv = await startRawServer(async (conn) => {
+      const head = await conn.readHead();
+      const [coding, full] = cuts[head.split(" ")[1] ?? ""]!;
+      const cut = full.subarray(0, Math.floor(full.length / 2));
+      await conn.end(
+        Buffer.concat([
+          Buffer.from(
+            `HTTP/1.1 200 OK\r\nContent-Encoding: ${coding}\r\nContent-Length: ${cut.length}\r\n\r\n`,
+          ),
+          cut,
+        ]),
+      );
+    });
+    await using session = new ClientSession();
+    const read = async (path: string) => (await session.get(srv.url(path))).read().catch((e: unknown) => e);
+    for (const path of ["/gzip", "/br"]) {
+      const got = (await read(path)) as Buffer;
+      expect(Buffer.isBuffer(got), path).toBe(true);
+      expect(varied.subarray(0, got.length).equals(got), path).toBe(true);
+      expect(got.length, path).toBeLessThan(varied.length);
+    }
+    expect(((await read("/gzip")) as Buffer).length).toBeGreaterThan(0);
+    for (const path of ["/zlib", "/raw"]) {
+      const err = await read(path);
+      expect(err, path).toBeInstanceOf(ClientPayloadError);
+      expect((err as Error).message).toBe("Can not decode content-encoding: deflate");
+    }
+  });
+
+  it("tells deflate's flavours apart even when the first two bytes half look like a zlib header", async () => {
+    // A raw stream whose first byte has zlib's method nibble (8): a stored block that is not the
+    // last, its padding bits set; the two bytes fail zlib's check (0x0805 % 31 = 7).
+    const stored = Buffer.from([
+      0x08,
+      0x05,
+      0x00,
+      0xfa,
+      0xff,
+      ...Buffer.from("hello"),
+      0x01,
+      0x00,
+      0x00,
+      0xff,
+      0xff,
+    ]);
+    // A raw stream whose first two bytes pass zlib's check (0x1303 % 31 = 0) without the method
+    // nibble: raw deflate of the one byte 22.
+    const checksummed = zlib.deflateRawSync(Buffer.from([22]));
+    expect([((checksummed[0]! << 8) | checksummed[1]!) % 31, checksummed[0]! & 0x0f]).toEqual([0, 3]);
+    const bodies: Record<string, Buffer> = {
+      "/stored": stored,
+      "/checksummed": checksummed,
+      // Raw deflate of nothing is two bytes: enough to tell the flavour, and an empty body.
+      "/empty-raw": zlib.deflateRawSync(Buffer.alloc(0)),
+    };
+    await using srv = await startHttpServer((req, res) => {
+      res.setHeader("content-encoding", "deflate");
+      res.end(bodies[req.url ?? ""]);
+    });
+    await using session = new ClientSession();
+    expect(await (await session.get(srv.url("/stored"))).text()).toBe("hello");
+    expect([...(await (await session.get(srv.url("/checksummed"))).read())]).toEqual([22]);
+    expect(bodies["/empty-raw"]!.length).toBe(2);
+    expect((await (await session.get(srv.url("/empty-raw"))).read()).length).toBe(0);
+  });
+
+  it("decodes a deflate body that comes in many pieces, and fails a corrupt one", async () => {
+    const body = zlib.deflateSync(Buffer.from(text));
+    await using srv = await startHttpServer(async (req, res) => {
+      res.setHeader("content-encoding", "deflate");
+      if (req.url === "/corrupt") {
+        res.end(Buffer.concat([body.subarray(0, 2), Buffer.from("not deflate data at all")]));
+        return;
+      }
+      for (const [from, to] of [
+        [0, 1],
+        [1, 3],
+        [3, 10],
+        [10, body.length],
+      ] as const) {
+        res.write(body.subarray(from, to));
+        await sleep(5);
+      }
+      res.end();
+    });
+    await using session = new ClientSession();
+    expect(await (await session.get(srv.url("/pieces"))).text()).toBe(text);
+    const err = await (await session.get(srv.url("/corrupt"))).read().catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ClientPayloadError);
+    expect((err as Error).message).toBe("Can not decode content-encoding: deflate");
+  });
+
+  it("a deflate layer under gzip that holds nothing is an empty body", async () => {
+    // "deflate, gzip": the gzip layer decodes to no bytes at all, so the deflate one gets none.
+    await using srv = await startHttpServer((_req, res) => {
+      res.setHeader("content-encoding", "deflate, gzip");
+      res.end(zlib.gzipSync(Buffer.alloc(0)));
+    });
+    await using session = new ClientSession();
+    expect((await (await session.get(srv.url())).read()).length).toBe(0);
   });
 
   it("names the limits it enforces", async () => {

@@ -224,6 +224,29 @@ describe("a call leaves no timer and no abort listener behind", () => {
 describe("one AbortSignal shared by 10,000 concurrent calls", () => {
   const N = 10_000;
 
+  it("still aborts the calls left running after another call on it has finished", async () => {
+    const held: ServerResponse[] = [];
+    await using srv = await startHttpServer((req, res) => {
+      if (req.url === "/slow") held.push(res);
+      else res.end("quick");
+    });
+    await using session = new ClientSession();
+    const controller = new AbortController();
+    const signal = controller.signal;
+    const slow = session.get(srv.url("/slow"), { signal }).then(
+      () => "resolved",
+      (err: unknown) => err,
+    );
+    expect(await (await session.get(srv.url("/quick"), { signal })).text()).toBe("quick");
+    await settle();
+    // The finished call let go of its watch; the slow one still holds the one listener.
+    expect(abortListeners(signal)).toBe(1);
+    const reason = new Error("stop the slow one");
+    controller.abort(reason);
+    expect(await slow).toBe(reason);
+    expect(abortListeners(signal)).toBe(0);
+  });
+
   it("carries one abort listener while they run, none after, and no MaxListenersExceededWarning", async () => {
     const warnings: Error[] = [];
     const onWarning = (w: Error) => warnings.push(w);
