@@ -203,7 +203,9 @@ describe("reading the body", () => {
     // value; aiohttp's str.strip() drops it and keeps the type (its parameters are lost).
     await using srv = await startRawServer(async (conn) => {
       await conn.readHead();
-      await conn.end("HTTP/1.1 200 OK\r\nContent-Type: Text/HTML\u00a0; charset=utf-8\r\nContent-Length: 0\r\n\r\n");
+      await conn.end(
+        "HTTP/1.1 200 OK\r\nContent-Type: Text/HTML\u00a0; charset=utf-8\r\nContent-Length: 0\r\n\r\n",
+      );
     });
     await using session = new ClientSession();
     const resp = await session.get(srv.url());
