@@ -58,7 +58,11 @@ export class DispatcherLifecycle {
     }
     this.#closing ??= (async () => {
       this.#closed = true;
-      if (this.#inflight > 0) await new Promise<void>((resolve) => this.#idleWaiters.push(resolve));
+      // Even with nothing in flight the teardown starts later, as undici's: a request dispatched
+      // right after close() is refused as closed, and `destroyed` stays false until then.
+      await (this.#inflight > 0
+        ? new Promise<void>((resolve) => this.#idleWaiters.push(resolve))
+        : undefined);
       await this.destroy(null);
       this.#closeDone = true;
     })();

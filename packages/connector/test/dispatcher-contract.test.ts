@@ -145,6 +145,28 @@ describe("close() and destroy()", () => {
     );
   });
 
+  it("close() with nothing in flight: until it has finished, closed but not destroyed, and a new request is refused as closed", async () => {
+    const results = await compare(async (dispatcher) => {
+      await using srv = await startHttpServer((_req, res) => res.end("ok"));
+      const warm = await fetchText(dispatcher, srv.url());
+      const closing = dispatcher.close();
+      const whileClosing = {
+        closed: dispatcher.closed,
+        destroyed: dispatcher.destroyed,
+        dispatch: await fetchText(dispatcher, srv.url()),
+      };
+      await closing;
+      return { warm, whileClosing, after: { closed: dispatcher.closed, destroyed: dispatcher.destroyed } };
+    });
+    expect(results).toEqual(
+      both({
+        warm: ok,
+        whileClosing: { closed: true, destroyed: false, dispatch: closedError },
+        after: { closed: true, destroyed: true },
+      }),
+    );
+  });
+
   it("destroy() aborts a request in flight with ClientDestroyedError and refuses new ones", async () => {
     const results = await compare(async (dispatcher) => {
       await using srv = await startHttpServer((_req, res) => {
