@@ -17,18 +17,21 @@ interface Held {
  * of a connection that sends such a request speaks through this stream instead of the socket:
  * - on the way out, `Expect: 100-continue` joins the request head, and the body is held back
  *   (the client sees back-pressure) until the server answers `100 Continue`;
- * - on the way in, that `100 Continue` is taken out, so the client sees only the real response.
+ * - on the way in, that `100 Continue` (and any repeat of it) is taken out, so the client sees
+ *   only the real response and any other interim (1xx) answers.
  * A server that answers with a final status instead never gets the body; the connection closes
  * after that response. Everything else passes through unchanged: undici still writes the
  * request and parses the response.
  */
 export class ExpectContinueSocket extends Duplex {
   readonly #socket: Socket;
-  /** Where the exchange is: writing the head, waiting for 100, sending the body, or refused. */
-  #state: "head" | "waiting" | "continue" | "final" = "head";
+  /** Writing the head, waiting for 100 (refused: until the connection ends), or sending the body. */
+  #state: "head" | "waiting" | "continue" = "head";
   #outHead: Buffer[] = [];
   #held: Held[] = [];
   #inHead: Buffer = Buffer.alloc(0);
+  /** Response heads are read here until the final answer's head; after it, bytes pass through. */
+  #readingHeads = true;
 
   constructor(socket: Socket) {
     super({ allowHalfOpen: false });
@@ -95,7 +98,6 @@ export class ExpectContinueSocket extends Duplex {
         this.#socket.write(chunk, callback);
         return;
       case "waiting":
-      case "final":
         // The body waits for 100 Continue (or, refused, for the connection to close).
         this.#held.push({ chunk, callback });
         return;
@@ -132,36 +134,35 @@ export class ExpectContinueSocket extends Duplex {
   }
 
   #incoming(chunk: Buffer): void {
-    if (this.#state === "continue" || this.#state === "final") {
+    if (!this.#readingHeads) {
       if (!this.push(chunk)) this.#socket.pause();
       return;
     }
-    // Until the server says 100 or gives its answer, read whole response heads.
+    // Until the final answer, read whole response heads: the server says 100 (perhaps more than
+    // once: any 1xx may come before the final answer) or gives its answer.
     let data: Buffer = this.#inHead.length > 0 ? Buffer.concat([this.#inHead, chunk]) : chunk;
     for (;;) {
       const end = data.indexOf(CRLF2);
       if (end < 0) {
         this.#inHead = data;
-        if (data.length > MAX_HEAD) this.#refused(data);
+        if (data.length > MAX_HEAD) this.#finalAnswer(data);
         return;
       }
       const status = /^HTTP\/1\.[01] (\d{3})/.exec(data.subarray(0, 16).toString("latin1"))?.[1];
       if (status === "100") {
+        // undici takes any 100 for a broken response: every 100 stays here.
         data = data.subarray(end + CRLF2.length);
         this.#continue();
-        this.#inHead = Buffer.alloc(0);
-        if (data.length > 0 && !this.push(data)) this.#socket.pause();
-        return;
+        continue;
       }
       if (status?.startsWith("1")) {
-        // Another interim answer (102, 103): undici handles those; keep waiting for 100.
+        // Another interim answer (102, 103): undici handles those.
         const interim = data.subarray(0, end + CRLF2.length);
         this.push(interim);
         data = data.subarray(end + CRLF2.length);
         continue;
       }
-      this.#inHead = Buffer.alloc(0);
-      this.#refused(data);
+      this.#finalAnswer(data);
       return;
     }
   }
@@ -174,9 +175,12 @@ export class ExpectContinueSocket extends Duplex {
     for (const h of held) this.#socket.write(h.chunk, h.callback);
   }
 
-  /** A final answer instead of 100: the body is never sent; the response goes to undici. */
-  #refused(data: Buffer): void {
-    this.#state = "final";
+  /**
+   * The final answer's head: it and everything after it go to undici. Before 100 it refuses the
+   * body, which is then never sent; after 100 the body goes on.
+   */
+  #finalAnswer(data: Buffer): void {
+    this.#readingHeads = false;
     if (!this.push(data)) this.#socket.pause();
   }
 }
