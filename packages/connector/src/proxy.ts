@@ -81,9 +81,11 @@ export function openTunnel(
   return new Promise<Socket>((resolve, reject) => {
     let buffered = Buffer.alloc(0);
     let timer: NodeJS.Timeout | undefined;
+    let settled = false;
     const done = (err?: Error) => {
+      settled = true;
       if (timer) clearTimeout(timer);
-      socket.off("data", onData);
+      socket.off("readable", onReadable);
       socket.off("error", onError);
       socket.off("close", onClose);
       signal.removeEventListener("abort", onAbort);
@@ -139,7 +141,16 @@ export function openTunnel(
       if (rest.length > 0) socket.unshift(rest);
       done();
     };
-    socket.on("data", onData);
+    // Read with 'readable', not 'data': the bytes after the head go back with unshift() and wait,
+    // the socket not flowing, for whoever reads the tunnel next.
+    const onReadable = () => {
+      while (!settled) {
+        const chunk = socket.read() as Buffer | null;
+        if (chunk === null) return;
+        onData(chunk);
+      }
+    };
+    socket.on("readable", onReadable);
     socket.once("error", onError);
     socket.once("close", onClose);
     signal.addEventListener("abort", onAbort, { once: true });
