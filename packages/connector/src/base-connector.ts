@@ -367,7 +367,6 @@ export abstract class BaseConnector extends Dispatcher implements AsyncDisposabl
   #drained(key: PoolKey): void {
     if (!this.#needDrain || this.#pool.waitingCount > 0 || !this.#pool.hasRoom(key.id)) return;
     this.#needDrain = false;
-    if (this.listenerCount("drain") === 0) return;
     // undici's dispatchers emit (origin, targets); its typings name only the origin.
     (this.emit as (event: string, ...args: unknown[]) => boolean)("drain", new URL(key.origin), [this]);
   }
@@ -382,7 +381,7 @@ export abstract class BaseConnector extends Dispatcher implements AsyncDisposabl
 
   #socketClosed(conn: PooledConnection, socket: Socket): void {
     if (conn.socket !== socket) return;
-    if (!this.#clients.handedToClient(socket) && this.listenerCount("disconnect") > 0) {
+    if (!this.#clients.handedToClient(socket)) {
       this.emit(
         "disconnect",
         new URL(conn.key.origin),

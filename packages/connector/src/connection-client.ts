@@ -10,7 +10,6 @@ import type { PooledConnection } from "./pooled-connection.js";
 /** The connector as an event emitter, for the events its clients report. */
 interface Emitter {
   emit(event: string, ...args: unknown[]): boolean;
-  listenerCount(event: string): number;
 }
 
 /**
@@ -59,8 +58,7 @@ export class ConnectionClients {
     });
     const emitter = this.#emitter;
     client.on("disconnect", (origin: URL, targets: readonly unknown[], err: Error) => {
-      if (emitter.listenerCount("disconnect") > 0)
-        emitter.emit("disconnect", origin, [emitter, ...targets], err);
+      emitter.emit("disconnect", origin, [emitter, ...targets], err);
     });
     conn.setClient(client);
     return client;

@@ -31,7 +31,7 @@ export interface OpenRequest {
 /** What the opener needs from its connector. */
 export interface OpenerHost {
   /** The connector itself, for events and channel messages. */
-  readonly dispatcher: { emit(event: string, ...args: unknown[]): boolean; listenerCount(e: string): number };
+  readonly dispatcher: { emit(event: string, ...args: unknown[]): boolean };
   /** True once the connector was destroyed: nothing new is opened. */
   readonly destroyed: boolean;
   /** The subclass's socket factory (`BaseConnector.openSocket`). */
@@ -100,14 +100,11 @@ export class ConnectionOpener {
         origin: conn.key.origin,
         connection: conn,
       }));
-      if (dispatcher.listenerCount("connect") > 0)
-        dispatcher.emit("connect", new URL(conn.key.origin), [dispatcher]);
+      dispatcher.emit("connect", new URL(conn.key.origin), [dispatcher]);
       return socket;
     } catch (err) {
       if (controller.signal.aborted) throw controller.signal.reason;
-      if (dispatcher.listenerCount("connectionError") > 0) {
-        dispatcher.emit("connectionError", new URL(conn.key.origin), [dispatcher], forHandlers(err));
-      }
+      dispatcher.emit("connectionError", new URL(conn.key.origin), [dispatcher], forHandlers(err));
       throw err;
     } finally {
       conn.setOpening(undefined);

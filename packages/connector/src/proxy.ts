@@ -84,7 +84,7 @@ export function openTunnel(
     let settled = false;
     const done = (err?: Error) => {
       settled = true;
-      if (timer) clearTimeout(timer);
+      clearTimeout(timer);
       socket.off("readable", onReadable);
       socket.off("error", onError);
       socket.off("close", onClose);
@@ -153,7 +153,7 @@ export function openTunnel(
     socket.on("readable", onReadable);
     socket.once("error", onError);
     socket.once("close", onClose);
-    signal.addEventListener("abort", onAbort, { once: true });
+    signal.addEventListener("abort", onAbort); // done() takes it off again
     if (timeout !== null && timeout > 0) {
       timer = setTimeout(
         () =>

@@ -19,7 +19,7 @@ export function within<T extends Socket>(
   return new Promise<T>((resolve, reject) => {
     let timer: NodeJS.Timeout | undefined;
     const done = (err: unknown) => {
-      if (timer) clearTimeout(timer);
+      clearTimeout(timer);
       socket.off(events.ok, onOk);
       socket.off("error", onError);
       events.signal.removeEventListener("abort", onAbort);
@@ -35,7 +35,8 @@ export function within<T extends Socket>(
     const onAbort = () => done(events.signal.reason);
     socket.once(events.ok, onOk);
     socket.once("error", onError);
-    events.signal.addEventListener("abort", onAbort, { once: true });
+    // done() takes it off again.
+    events.signal.addEventListener("abort", onAbort);
     if (events.timeout !== null && events.timeout > 0) {
       timer = setTimeout(() => done(events.onTimeout()), events.timeout);
     }
@@ -63,8 +64,9 @@ export function openTcp(target: TcpTarget, signal: AbortSignal, timeout: number 
     noDelay: true,
     keepAlive: true,
     keepAliveInitialDelay: 60_000,
-    ...(target.localAddress !== undefined ? { localAddress: target.localAddress } : {}),
-    ...(target.localPort !== undefined ? { localPort: target.localPort } : {}),
+    // net.connect takes undefined as not given.
+    localAddress: target.localAddress,
+    localPort: target.localPort,
   });
   return within(socket, {
     ok: "connect",
