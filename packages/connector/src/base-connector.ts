@@ -212,8 +212,9 @@ export abstract class BaseConnector extends Dispatcher implements AsyncDisposabl
       const request = new PooledRequest(this.#host, key, opts, caller, need);
       this.#lifecycle.started();
       request.start();
-      // As undici's dispatchers do: false once this request took the last free place.
-      if (this.#pool.waitingCount === 0 && this.#pool.hasRoom(key.id)) return true;
+      // As undici's dispatchers do: false once this request took its endpoint's last free place
+      // (or had to wait: then there is no room either); other endpoints are not asked.
+      if (this.#pool.hasRoom(key.id)) return true;
       this.#needDrain = true;
       return false;
     } catch (err) {
@@ -365,7 +366,7 @@ export abstract class BaseConnector extends Dispatcher implements AsyncDisposabl
 
   /** After `dispatch()` returned false: emits `'drain'` once a request for `key` would not wait. */
   #drained(key: PoolKey): void {
-    if (!this.#needDrain || this.#pool.waitingCount > 0 || !this.#pool.hasRoom(key.id)) return;
+    if (!this.#needDrain || !this.#pool.hasRoom(key.id)) return;
     this.#needDrain = false;
     // undici's dispatchers emit (origin, targets); its typings name only the origin.
     (this.emit as (event: string, ...args: unknown[]) => boolean)("drain", new URL(key.origin), [this]);
