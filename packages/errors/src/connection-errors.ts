@@ -149,7 +149,10 @@ export class ClientConnectorCertificateError extends ClientSSLError {
   }
 }
 
-/** Any other TLS failure while connecting (handshake alert, protocol mismatch, reset during handshake). */
+/**
+ * Any other TLS failure while connecting (a handshake alert, a protocol mismatch). A connection
+ * reset during the handshake is a `ClientConnectorError`, as aiohttp's `OSError`.
+ */
 export class ClientConnectorSSLError extends ClientSSLError {
   static {
     brandClass(ClientConnectorSSLError, "ClientConnectorSSLError", "X_CLIENT_CONNECTOR_SSL_ERROR");
