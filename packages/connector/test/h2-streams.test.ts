@@ -1,6 +1,6 @@
 import type { Socket } from "node:net";
 import { type Http2TestServer, startHttp2Server, startHttpServer } from "@x/fixtures";
-import { request, upgrade } from "undici";
+import { upgrade } from "undici";
 import { describe, expect, it } from "vitest";
 import {
   type ConnectAttempt,
@@ -9,7 +9,7 @@ import {
   type PoolKey,
   TCPConnector,
 } from "../src/index.js";
-import { until } from "./helpers.js";
+import { go, recorder, until } from "./helpers.js";
 
 /**
  * An HTTP/2 server answering `<path> s<n> <version>`, `n` numbering the connections (sessions) in
@@ -44,30 +44,6 @@ async function h2Server(): Promise<{
     release: (path) => {
       held.get(path)?.();
       held.delete(path);
-    },
-  };
-}
-
-/** A request through `dispatcher` with connector options, its body as text. */
-function go(
-  dispatcher: TCPConnector,
-  url: string,
-  connectorOptions: Record<string, unknown> = {},
-  signal?: AbortSignal,
-): Promise<string> {
-  return request(url, { dispatcher, signal, connectorOptions } as never).then((r) => r.body.text());
-}
-
-function recorder(): { events: string[]; trace: ConnectorTrace } {
-  const events: string[] = [];
-  return {
-    events,
-    trace: {
-      onConnectionQueuedStart: () => events.push("queued-start"),
-      onConnectionQueuedEnd: () => events.push("queued-end"),
-      onConnectionCreateStart: () => events.push("create-start"),
-      onConnectionCreateEnd: () => events.push("create-end"),
-      onConnectionReuseconn: () => events.push("reuseconn"),
     },
   };
 }

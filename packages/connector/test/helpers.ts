@@ -1,5 +1,12 @@
 import { type Dispatcher, request } from "undici";
-import { type AbstractResolver, type AddressFamily, dispatchError, type ResolvedHost } from "../src/index.js";
+import {
+  type AbstractResolver,
+  type AddressFamily,
+  type ConnectorTrace,
+  dispatchError,
+  type ResolvedHost,
+  type TCPConnector,
+} from "../src/index.js";
 
 /** A resolver over a fixed table that counts its lookups and can be slowed down. */
 export class TableResolver implements AbstractResolver {
@@ -75,4 +82,40 @@ export async function send(
       requestInfo: () => ({ url: target, method: String(opts.method ?? "GET"), headers, realUrl: target }),
     });
   }
+}
+
+/** A request through `dispatcher` with connector options, its body as text. */
+export function go(
+  dispatcher: TCPConnector,
+  url: string,
+  connectorOptions: Record<string, unknown> = {},
+  signal?: AbortSignal,
+): Promise<string> {
+  return request(url, { dispatcher, signal, connectorOptions } as never).then((r) => r.body.text());
+}
+
+/** A trace whose connection and DNS-cache events are noted, in order, as short words. */
+export function recorder(): { events: string[]; trace: ConnectorTrace } {
+  const events: string[] = [];
+  return {
+    events,
+    trace: {
+      onConnectionQueuedStart: () => events.push("queued-start"),
+      onConnectionQueuedEnd: () => events.push("queued-end"),
+      onConnectionCreateStart: () => events.push("create-start"),
+      onConnectionCreateEnd: () => events.push("create-end"),
+      onConnectionReuseconn: () => events.push("reuseconn"),
+      onDnsCacheHit: (h) => events.push(`cache-hit ${h}`),
+      onDnsCacheMiss: (h) => events.push(`cache-miss ${h}`),
+    },
+  };
+}
+
+export function refusal(run: () => unknown): unknown {
+  try {
+    run();
+  } catch (err) {
+    return err;
+  }
+  throw new Error("nothing was refused");
 }

@@ -10,33 +10,7 @@ import {
   type PoolKey,
   TCPConnector,
 } from "../src/index.js";
-import { TableResolver, until } from "./helpers.js";
-
-/** A request through `dispatcher` with connector options, its body as text. */
-function go(
-  dispatcher: TCPConnector,
-  url: string,
-  connectorOptions: Record<string, unknown> = {},
-  signal?: AbortSignal,
-): Promise<string> {
-  return request(url, { dispatcher, signal, connectorOptions } as never).then((r) => r.body.text());
-}
-
-function recorder(): { events: string[]; trace: ConnectorTrace } {
-  const events: string[] = [];
-  return {
-    events,
-    trace: {
-      onConnectionQueuedStart: () => events.push("queued-start"),
-      onConnectionQueuedEnd: () => events.push("queued-end"),
-      onConnectionCreateStart: () => events.push("create-start"),
-      onConnectionCreateEnd: () => events.push("create-end"),
-      onConnectionReuseconn: () => events.push("reuseconn"),
-      onDnsCacheHit: (h) => events.push(`cache-hit ${h}`),
-      onDnsCacheMiss: (h) => events.push(`cache-miss ${h}`),
-    },
-  };
-}
+import { go, recorder, TableResolver, until } from "./helpers.js";
 
 function gate(): { open: () => void; opened: Promise<void> } {
   let open = (): void => {};

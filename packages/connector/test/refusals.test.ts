@@ -2,18 +2,9 @@ import { InvalidArgumentError } from "@x/errors";
 import { startHttpServer } from "@x/fixtures";
 import { describe, expect, it } from "vitest";
 import { Fingerprint, proxySettings, TCPConnector, UnixConnector } from "../src/index.js";
-import { requestText } from "./helpers.js";
+import { refusal, requestText } from "./helpers.js";
 
 // Bad options are refused where they enter, with InvalidArgumentError naming what is wrong.
-function refusal(run: () => unknown): unknown {
-  try {
-    run();
-  } catch (err) {
-    return err;
-  }
-  throw new Error("nothing was refused");
-}
-
 describe("connector options", () => {
   it.each<[string, unknown, string]>([
     ["not an object", "fast", "options must be an object"],

@@ -24,20 +24,11 @@ import {
   type ResolvedHost,
   TCPConnector,
 } from "../src/index.js";
-import { requestText, send, TableResolver } from "./helpers.js";
+import { refusal, requestText, send, TableResolver } from "./helpers.js";
 
 // TCPConnector's own behaviour: its options, the TLS server name and settings, per-request TLS on
 // plain URLs, proxies (their keys, host names and TLS), the resolver's answers, and how an
 // opening gives up when its signal aborts.
-
-function refusal(run: () => unknown): unknown {
-  try {
-    run();
-  } catch (err) {
-    return err;
-  }
-  throw new Error("nothing was refused");
-}
 
 /** A resolver whose answers wait until `open()`; it answers 127.0.0.1 with the port asked. */
 class GateResolver implements AbstractResolver {
