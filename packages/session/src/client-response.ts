@@ -280,13 +280,8 @@ export class ClientResponse implements AsyncDisposable, HistoryEntry {
   /** @internal `raiseForStatus()` after reading the start of the body (at most 8 KiB). */
   async raiseForStatusWithBody(): Promise<void> {
     if (this.status < 400) return;
-    let start: Buffer | undefined;
-    try {
-      start = await this.content.readStart(ERROR_BODY_LIMIT);
-    } catch {
-      start = this.content.peek(ERROR_BODY_LIMIT);
-    }
-    this.#raise(this.#asErrorBody(start));
+    // A body that fails part way keeps what had arrived.
+    this.#raise(this.#asErrorBody(await this.content.readStart(ERROR_BODY_LIMIT)));
   }
 
   #raise(body: string | Buffer | undefined): never {

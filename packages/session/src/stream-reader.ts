@@ -94,15 +94,22 @@ export class StreamReader implements AsyncIterable<Buffer> {
     return parts.length === 1 ? parts[0]! : Buffer.concat(parts);
   }
 
-  /** @internal Reads until `max` bytes or the end of the body, whichever comes first. */
+  /**
+   * @internal Reads until `max` bytes or the end of the body, whichever comes first; a body that
+   * fails part way gives what had arrived (the failure stays for the next read).
+   */
   async readStart(max: number): Promise<Buffer> {
     const parts: Buffer[] = [];
     let size = 0;
-    while (size < max) {
-      const chunk = await this.read(max - size);
-      if (chunk.length === 0) break;
-      parts.push(chunk);
-      size += chunk.length;
+    try {
+      while (size < max) {
+        const chunk = await this.read(max - size);
+        if (chunk.length === 0) break;
+        parts.push(chunk);
+        size += chunk.length;
+      }
+    } catch {
+      // What had arrived is the answer.
     }
     return Buffer.concat(parts);
   }
