@@ -356,13 +356,6 @@ export class ClientResponse implements AsyncDisposable, HistoryEntry {
     this.release();
   }
 
-  /** @internal The `Set-Cookie` values, for the jar. */
-  setCookieValues(): string[] {
-    const out: string[] = [];
-    for (const [name, value] of this.#pairs) if (name === "set-cookie") out.push(value);
-    return out;
-  }
-
   #header(name: string): string | undefined {
     for (const [n, v] of this.#pairs) if (n === name) return v;
     return undefined;
