@@ -235,8 +235,8 @@ export class ResponseHandler implements ResponseSource {
     if (this.#finished) return;
     this.#finished = true;
     this.#unguard?.();
-    if (this.#readerRef) abandonment.unregister(this);
-    if (this.#readTimer) clearTimeout(this.#readTimer);
+    abandonment.unregister(this);
+    clearTimeout(this.#readTimer);
     this.#finishedResolve?.();
   }
 
