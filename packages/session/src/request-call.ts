@@ -9,14 +9,7 @@ import {
   TotalTimeoutError,
 } from "@x/errors";
 import { watchAbort } from "./abort-watch.js";
-import {
-  chunkedBody,
-  compressBody,
-  encodeForm,
-  prepareBody,
-  type RequestBody,
-  truncatedBody,
-} from "./body.js";
+import { chunkedBody, compressBody, encodeForm, prepareBody, RequestBody, truncatedBody } from "./body.js";
 import { ClientRequest, IDEMPOTENT } from "./client-request.js";
 import type { ClientResponse } from "./client-response.js";
 import { type ResolvedTimeout, resolveTimeout } from "./client-timeout.js";
@@ -303,7 +296,14 @@ export class RequestCall {
       throw new InvalidArgumentError("maxRedirects must be a non-negative integer");
     const history: ClientResponse[] = [];
     let retried = false;
-    if (this.traces || sessionChannels.requestStart.hasSubscribers) {
+    // requestEnd and requestException report the call's first URL and headers: keep them when
+    // anyone listens to any of the three, not only to requestStart.
+    if (
+      this.traces ||
+      sessionChannels.requestStart.hasSubscribers ||
+      sessionChannels.requestEnd.hasSubscribers ||
+      sessionChannels.requestException.hasSubscribers
+    ) {
       this.#startUrl = realUrl;
       this.#startHeaders = policy.userHeaders.toHeaders();
       const params = { method, url: realUrl, headers: this.#startHeaders };
@@ -461,8 +461,11 @@ export class RequestCall {
             `Content-Length ${declared} is longer than the ${body.bytes.length}-byte body`,
           );
         }
-        if (declared < body.bytes.length)
-          body = prepareBody(body.bytes.subarray(0, declared), undefined, false, cfg.jsonSerialize);
+        if (declared < body.bytes.length) {
+          // Cut, the body keeps its type (text, JSON, a form…), as a cut stream does.
+          const bytes = body.bytes.subarray(0, declared);
+          body = new RequestBody(() => bytes, { contentType: body.contentType, replayable: true, bytes });
+        }
       } else body = truncatedBody(body, declared);
     }
     if (cfg.http10 && body && !body.bytes && !body.replayable) {
