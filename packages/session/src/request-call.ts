@@ -255,7 +255,7 @@ export class RequestCall {
   #cleanup(): void {
     if (this.#cleaned) return;
     this.#cleaned = true;
-    if (this.#timer) clearTimeout(this.#timer);
+    clearTimeout(this.#timer);
     this.#unwatch?.();
   }
 
