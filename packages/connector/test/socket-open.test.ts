@@ -80,11 +80,15 @@ async function slowHandshakeServer(delayMs: number) {
 
 /** The kernel's line for the local end of `socket` in /proc/net/tcp, split into fields. */
 function procTcpLine(socket: Socket): string[] | undefined {
-  const local = `0100007F:${(socket.localPort ?? 0).toString(16).toUpperCase().padStart(4, "0")}`;
+  const hexPort = (port = 0) => port.toString(16).toUpperCase().padStart(4, "0");
+  const local = `0100007F:${hexPort(socket.localPort)}`;
+  const remote = `0100007F:${hexPort(socket.remotePort)}`;
+  // This connection's line: both ends, state 01 (established); an earlier connection that used
+  // the same local port may still be listed in TIME_WAIT.
   return readFileSync("/proc/net/tcp", "utf8")
     .split("\n")
     .map((line) => line.trim().split(/\s+/))
-    .find((fields) => fields[1] === local);
+    .find((fields) => fields[1] === local && fields[2] === remote && fields[3] === "01");
 }
 
 describe("connection timeouts", () => {
