@@ -27,13 +27,14 @@ export const DEFAULT_TIMEOUT: ResolvedTimeout = Object.freeze({
 
 function field(name: string, value: unknown): number | null | undefined {
   if (value === undefined) return undefined;
-  if (value === null || value === 0) return null;
+  if (value === null) return null;
   if (typeof value !== "number" || !Number.isFinite(value) || value < 0) {
     throw new InvalidArgumentError(
       `timeout.${name} must be a non-negative number of milliseconds or null, got ${String(value)}`,
     );
   }
-  return value;
+  // 0 is no limit, as in aiohttp.
+  return value === 0 ? null : value;
 }
 
 /**

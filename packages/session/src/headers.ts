@@ -32,10 +32,7 @@ export class HeaderList {
 
   /** Adds every header of `input`. */
   extend(input: HeadersInput): void {
-    if (input instanceof Headers) {
-      for (const [name, value] of input) this.append(name, value);
-      return;
-    }
+    // A WHATWG Headers is an iterable of [name, value] pairs too.
     if (typeof (input as Iterable<unknown>)[Symbol.iterator] === "function") {
       for (const pair of input as Iterable<readonly [string, HeaderValue]>) {
         if (!Array.isArray(pair) || pair.length !== 2)
@@ -79,19 +76,16 @@ export class HeaderList {
   }
 
   get(name: string): string | undefined {
-    const i = this.#lower.indexOf(name.toLowerCase());
-    return i < 0 ? undefined : this.#values[i];
+    return this.#values[this.#lower.indexOf(name.toLowerCase())];
   }
 
   /** Removes every header called `name` (any letter case). */
   delete(name: string): void {
     const lower = name.toLowerCase();
-    for (let i = this.#lower.length - 1; i >= 0; i--) {
-      if (this.#lower[i] === lower) {
-        this.#names.splice(i, 1);
-        this.#lower.splice(i, 1);
-        this.#values.splice(i, 1);
-      }
+    for (let i = this.#lower.indexOf(lower); i >= 0; i = this.#lower.indexOf(lower, i)) {
+      this.#names.splice(i, 1);
+      this.#lower.splice(i, 1);
+      this.#values.splice(i, 1);
     }
   }
 
@@ -112,11 +106,8 @@ export class HeaderList {
 
   /** `[name, value, name, value, …]`, the form undici takes. */
   toFlat(): string[] {
-    const out = new Array<string>(this.#names.length * 2);
-    for (let i = 0; i < this.#names.length; i++) {
-      out[2 * i] = this.#names[i]!;
-      out[2 * i + 1] = this.#values[i]!;
-    }
+    const out: string[] = [];
+    for (let i = 0; i < this.#names.length; i++) out.push(this.#names[i]!, this.#values[i]!);
     return out;
   }
 

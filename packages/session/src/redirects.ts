@@ -52,11 +52,11 @@ export function rawTargetOf(location: string): string | undefined {
   let rest: string;
   if (location.startsWith("/") && !location.startsWith("//")) rest = location;
   else {
-    const m = /^[a-zA-Z][a-zA-Z0-9+.-]*:\/\/[^/?#]*(.*)$/.exec(location);
-    if (!m) return undefined;
-    rest = m[1] || "/";
+    const authority = /^[a-zA-Z][a-zA-Z0-9+.-]*:\/\/[^/?#]*/.exec(location);
+    if (!authority) return undefined;
+    rest = location.slice(authority[0].length);
   }
-  rest = rest.replace(/#.*$/, "");
+  rest = rest.replace(/#.*/, "");
   if (!rest.startsWith("/")) rest = `/${rest}`;
   return /^[\x21-\x7e]+$/.test(rest) ? rest : undefined;
 }

@@ -213,6 +213,31 @@ describe("automatic decompression", () => {
     expect((err as Error).message).toBe("Can not decode content-encoding: deflate");
   });
 
+  it("decodes each piece of a deflate body once, when every piece decodes to something", async () => {
+    // Text that does not repeat, so each third of the stream decodes to new bytes.
+    const varied = Buffer.from(Array.from({ length: 6000 }, (_, i) => `${i * 7919} `).join(""));
+    const bodies: Record<string, Buffer> = {
+      "/zlib": zlib.deflateSync(varied),
+      "/raw": zlib.deflateRawSync(varied),
+    };
+    await using srv = await startHttpServer(async (req, res) => {
+      const body = bodies[req.url ?? ""]!;
+      const third = Math.floor(body.length / 3);
+      res.setHeader("content-encoding", "deflate");
+      res.write(body.subarray(0, third));
+      await sleep(20);
+      res.write(body.subarray(third, 2 * third));
+      await sleep(20);
+      res.end(body.subarray(2 * third));
+    });
+    await using session = new ClientSession();
+    for (const path of ["/zlib", "/raw"]) {
+      const got = await (await session.get(srv.url(path))).read();
+      expect(got.length, path).toBe(varied.length);
+      expect(got.equals(varied), path).toBe(true);
+    }
+  });
+
   it("a deflate layer under gzip that holds nothing is an empty body", async () => {
     // "deflate, gzip": the gzip layer decodes to no bytes at all, so the deflate one gets none.
     await using srv = await startHttpServer((_req, res) => {

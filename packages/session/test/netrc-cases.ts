@@ -105,4 +105,46 @@ export const NETRC_CASES: readonly [string, string, readonly [string, string] | 
     "\n\n\tmachine\t127.0.0.1\n\n\tlogin\tada\t\tpassword\tpw23\n\n",
     ["ada", "pw23"],
   ],
+  [
+    "a comment line before the first machine",
+    "# a comment\nmachine 127.0.0.1 login ada password pw24\n",
+    ["ada", "pw24"],
+  ],
+  [
+    "a #word before the first machine is skipped alone",
+    "#x\nmachine 127.0.0.1 login ada password pw25\n",
+    ["ada", "pw25"],
+  ],
+  [
+    "a commented-out entry before the first machine",
+    "# machine 127.0.0.1 login evil password no\nmachine other.test login o password p\n",
+    null,
+  ],
+  [
+    // Python's quirk: a `#` read after a line end (here the file's first, empty line) is a word
+    // alone, so the rest of its line is read as tokens.
+    "a lone # after a blank first line comments out only itself",
+    "\n# machine 127.0.0.1 login quirk password q\n",
+    ["quirk", "q"],
+  ],
+  [
+    "a bad top-level token: the file is refused",
+    "bogus x\n\nmachine 127.0.0.1 login ada password pw\n",
+    null,
+  ],
+  [
+    "an empty machine name: the file is refused",
+    'machine "" login a password b\ndefault login dee password d\n',
+    null,
+  ],
+  [
+    "lone carriage returns end lines (a macro ends at its blank line)",
+    "macdef init\rcd /\r\rmachine 127.0.0.1 login ada password pw26\r",
+    ["ada", "pw26"],
+  ],
+  [
+    "a comment at the end without a newline",
+    "machine 127.0.0.1 login ada password pw27 # last",
+    ["ada", "pw27"],
+  ],
 ];

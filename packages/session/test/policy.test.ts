@@ -114,6 +114,28 @@ const cases: PolicyCase[] = [
     expected: [["x-both", "call"], ["X-Call", "c"], ["X-Session", "s"], ...AUTO],
   },
   {
+    name: "session headers given as a WHATWG Headers",
+    session: () => ({ headers: new Headers({ "X-Whatwg": "w" }) }),
+    expected: [["x-whatwg", "w"], ...AUTO],
+  },
+  {
+    name: "a list value sends each item, leaving out undefined and null",
+    session: () => ({ headers: { "X-List": ["1", undefined, null, "2"] } }),
+    expected: [["X-List", "1"], ["X-List", "2"], ...AUTO],
+  },
+  {
+    name: "a per-call header replaces every session header of its name, the first one included",
+    session: () => ({
+      headers: [
+        ["X-Dup", "1"],
+        ["Other", "o"],
+        ["x-dup", "2"],
+      ],
+    }),
+    call: () => ({ headers: { "X-DUP": "c" } }),
+    expected: [["X-DUP", "c"], ["Other", "o"], ...AUTO],
+  },
+  {
     name: "a per-call Accept replaces the auto one, in the caller's place",
     call: () => ({ headers: { accept: "application/json" } }),
     expected: [["accept", "application/json"], AUTO[1]!, AUTO[2]!],

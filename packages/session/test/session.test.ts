@@ -97,7 +97,7 @@ describe("lifecycle", () => {
       timeout: { total: 1000 },
       baseUrl: "http://h.test/api/",
     });
-    expect(session.headers.get("x-a")).toBe("1");
+    expect([...session.headers]).toEqual([["x-a", "1"]]);
     expect(session.timeout.total).toBe(1000);
     expect(session.baseUrl?.href).toBe("http://h.test/api/");
     expect(session.cookieJar).toBeInstanceOf(CookieJar);
@@ -106,6 +106,8 @@ describe("lifecycle", () => {
 
   it("refuses bad options", () => {
     expect(() => new ClientSession({ connector: {} as never })).toThrow(InvalidArgumentError);
+    expect(() => new ClientSession({ headers: 5 as never })).toThrow(InvalidArgumentError);
+    expect(() => new ClientSession({ headers: 5 as never })).toThrow("headers must be an object");
     expect(() => new ClientSession({ auth: "user:pw" as never })).toThrow(InvalidArgumentError);
     expect(() => new ClientSession({ cookieJar: {} as never })).toThrow(InvalidArgumentError);
     expect(() => new ClientSession({ readBufsize: 0 })).toThrow(InvalidArgumentError);

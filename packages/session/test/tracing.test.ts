@@ -140,6 +140,44 @@ describe("TraceConfig", () => {
       "X_TRACE_HANDLER a trace handler failed: async handler broke",
     ]);
   });
+
+  it("takes any value a handler returns, and names whatever it throws", async () => {
+    const trace = new TraceConfig();
+    const calls: string[] = [];
+    trace.onConnectionCreateStart.append(() => {
+      calls.push("undefined");
+    });
+    trace.onConnectionCreateStart.append((() => {
+      calls.push("number");
+      return 5;
+    }) as () => void);
+    trace.onConnectionCreateStart.append((() => {
+      calls.push("object");
+      return { catch: "not a function" };
+    }) as () => void);
+    trace.onConnectionCreateEnd.append(() => {
+      throw null;
+    });
+    trace.onConnectionCreateEnd.append(() => {
+      throw "plain words";
+    });
+    const warnings: string[] = [];
+    const onWarning = (w: Error & { code?: string }) => warnings.push(`${w.code} ${w.message}`);
+    process.on("warning", onWarning);
+    try {
+      await using srv = await server();
+      await using session = new ClientSession({ traceConfigs: [trace] });
+      expect((await session.get(srv.url("/any"))).status).toBe(200);
+      await new Promise((r) => setImmediate(r));
+    } finally {
+      process.off("warning", onWarning);
+    }
+    expect(calls).toEqual(["undefined", "number", "object"]);
+    expect(warnings).toEqual([
+      "X_TRACE_HANDLER a trace handler failed: null",
+      "X_TRACE_HANDLER a trace handler failed: plain words",
+    ]);
+  });
 });
 
 describe("diagnostics_channel", () => {

@@ -110,6 +110,23 @@ function headerPairs(input: WSHeadersInput | undefined): Array<[string, string]>
   return Object.entries(input as Record<string, string>);
 }
 
+/**
+ * The handshake headers as Node's http.request takes them: a repeated header as an array under its
+ * first spelling (two keys that differ only in case would send the last one alone).
+ */
+function requestHeaders(pairs: ReadonlyArray<readonly [string, string]>): Record<string, string | string[]> {
+  const out: Record<string, string | string[]> = {};
+  const spelling = new Map<string, string>();
+  for (const [name, value] of pairs) {
+    const first = spelling.get(name.toLowerCase());
+    if (first === undefined) {
+      spelling.set(name.toLowerCase(), name);
+      out[name] = value;
+    } else out[first] = [out[first] ?? [], value].flat();
+  }
+  return out;
+}
+
 function checkHeader(name: string, value: string): void {
   checkHeaderName(name);
   checkHeaderValue(name, value);
@@ -210,7 +227,7 @@ export async function wsConnect(
       throw new InvalidArgumentError(`invalid websocket protocol ${JSON.stringify(p)}`);
     }
   }
-  const headers: Record<string, string> = {};
+  const headers: Array<[string, string]> = [];
   let protocolVersion: 8 | 13 = 13;
   for (const [name, value] of headerPairs(options.headers)) {
     checkHeader(name, value);
@@ -224,14 +241,17 @@ export async function wsConnect(
       protocolVersion = value.trim() === "8" ? 8 : 13;
       continue;
     }
-    headers[name] = value;
+    headers.push([name, value]);
   }
   if (options.origin !== undefined) checkHeader("Origin", options.origin);
   const auth = urlAuth ?? options.auth;
   const authValue = auth?.encode({ method, url: httpUrl, body: null });
   if (authValue) {
     checkHeader("Authorization", authValue);
-    headers.Authorization = authValue;
+    for (let i = headers.length - 1; i >= 0; i--) {
+      if (headers[i]![0].toLowerCase() === "authorization") headers.splice(i, 1);
+    }
+    headers.push(["Authorization", authValue]);
   }
   const ssl = mergeSslParams(options);
   const proxy =
@@ -296,7 +316,7 @@ export async function wsConnect(
     const onAbort = () => fail(options.signal?.reason as Error);
     const ws = new WebSocket(wsUrl, protocols, {
       createConnection: () => socket,
-      headers,
+      headers: requestHeaders(headers),
       ...(options.origin !== undefined ? { origin: options.origin } : {}),
       perMessageDeflate: compress ? { clientMaxWindowBits: compress, serverMaxWindowBits: compress } : false,
       maxPayload: maxMsgSize,

@@ -262,6 +262,33 @@ describe("the handshake", () => {
     expect(ws.getExtraInfo("nope", "fallback")).toBe("fallback");
   });
 
+  it("sends each line of a repeated header, in order, and auth replaces a given Authorization", async () => {
+    await using srv = await startWsServer();
+    await using ws = await wsConnect(srv.url("/"), {
+      headers: [
+        ["X-Rep", "1"],
+        ["authorization", "Bearer given"],
+        ["x-rep", "2"],
+        ["X-Other", "o"],
+        ["X-REP", "3"],
+      ],
+      auth: new BasicAuth("u", "p"),
+    });
+    const raw = srv.upgrades[0]!.rawHeaders;
+    const lines: string[] = [];
+    for (let i = 0; i < raw.length; i += 2) lines.push(`${raw[i]}: ${raw[i + 1]}`);
+    const ours = lines.filter((l) => /^(x-rep|x-other|authorization):/i.test(l));
+    expect(ours).toEqual([
+      "X-Rep: 1",
+      "X-Rep: 2",
+      "X-Rep: 3",
+      "X-Other: o",
+      `Authorization: ${new BasicAuth("u", "p").encode()}`,
+    ]);
+    await using plain = await wsConnect(srv.url("/"), { headers: { Authorization: "Bearer kept" } });
+    expect(srv.upgrades[1]!.headers.authorization).toBe("Bearer kept");
+  });
+
   it("accepts a server that picks no subprotocol (RFC 6455), and refuses one it did not offer", async () => {
     await using none = await startWsServer({ handleProtocols: () => false });
     await using ws = await wsConnect(none.url("/"), { protocols: ["a"] });
