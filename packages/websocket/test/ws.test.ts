@@ -264,7 +264,7 @@ describe("the handshake", () => {
 
   it("sends each line of a repeated header, in order, and auth replaces a given Authorization", async () => {
     await using srv = await startWsServer();
-    await using ws = await wsConnect(srv.url("/"), {
+    await using _ws = await wsConnect(srv.url("/"), {
       headers: [
         ["X-Rep", "1"],
         ["authorization", "Bearer given"],
@@ -285,7 +285,7 @@ describe("the handshake", () => {
       "X-Other: o",
       `Authorization: ${new BasicAuth("u", "p").encode()}`,
     ]);
-    await using plain = await wsConnect(srv.url("/"), { headers: { Authorization: "Bearer kept" } });
+    await using _plain = await wsConnect(srv.url("/"), { headers: { Authorization: "Bearer kept" } });
     expect(srv.upgrades[1]!.headers.authorization).toBe("Bearer kept");
   });
 
