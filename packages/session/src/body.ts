@@ -21,7 +21,7 @@ export type RequestData =
 /** A value in a form record: sent URL-encoded; `null` and `undefined` leave the field out. */
 export type FormValue = string | number | boolean | null | undefined;
 
-type Source = string | Buffer | Blob | UndiciFormData | AsyncIterable<Uint8Array> | null;
+type Source = Buffer | Blob | UndiciFormData | AsyncIterable<Uint8Array>;
 
 /**
  * A request body made ready to send, and to send again where that is possible (redirects that
@@ -198,18 +198,14 @@ export function prepareBody(
       replayable: true,
     });
   }
-  if (data instanceof Readable) {
-    return new RequestBody(() => toBytes(data), {
-      contentType: "application/octet-stream",
-      replayable: false,
-    });
-  }
   if (data instanceof ReadableStream) {
-    return new RequestBody(() => toBytes(Readable.fromWeb(data as never)), {
+    // objectMode: each chunk reaches toBytes as it is, so a bad one is refused as for other streams.
+    return new RequestBody(() => toBytes(Readable.fromWeb(data as never, { objectMode: true })), {
       contentType: "application/octet-stream",
       replayable: false,
     });
   }
+  // Node's Readable streams too.
   if (isAsyncIterable(data)) {
     return new RequestBody(() => toBytes(data), {
       contentType: "application/octet-stream",
@@ -241,14 +237,11 @@ export function compressBody(
     const source = body.take();
     const z = encoding === "gzip" ? zlib.createGzip() : zlib.createDeflate();
     // No FormData here: a form to compress was encoded to bytes before (`encodeForm`).
-    const input =
-      source === null
-        ? Readable.from([])
-        : typeof source === "string" || Buffer.isBuffer(source)
-          ? Readable.from([source])
-          : source instanceof Blob
-            ? Readable.fromWeb(source.stream() as never)
-            : Readable.from(source as AsyncIterable<Uint8Array>);
+    const input = Buffer.isBuffer(source)
+      ? Readable.from([source])
+      : source instanceof Blob
+        ? Readable.fromWeb(source.stream() as never)
+        : Readable.from(source as AsyncIterable<Uint8Array>);
     return toBytes(input.pipe(z) as AsyncIterable<Uint8Array>);
   };
   return {
@@ -261,10 +254,9 @@ export function compressBody(
 export function chunkedBody(body: RequestBody): RequestBody {
   const make = () => {
     const source = body.take();
-    if (source === null || typeof source === "string" || Buffer.isBuffer(source)) {
+    if (Buffer.isBuffer(source)) {
       return (async function* () {
-        if (source !== null && source.length > 0)
-          yield typeof source === "string" ? Buffer.from(source) : source;
+        if (source.length > 0) yield source;
       })();
     }
     return source;
@@ -281,21 +273,18 @@ const OBSERVED_PIECE = 64 * 1024;
 
 /**
  * The body to send, watched as it goes: `onChunk` hears every piece undici takes for the wire and
- * `onEnd` the end of the body — whatever dispatcher carries it. With `piecewise` (someone follows
- * the upload), a string, bytes or a Blob is sent in 64 KiB pieces with its length (`length`, for
- * `Content-Length`); a stream goes as it comes; FormData, whose encoding undici owns, goes as it is.
+ * `onEnd` the end of the body — whatever dispatcher carries it. Bytes (which come here only when
+ * someone follows the upload) and a Blob are sent in 64 KiB pieces with their length (`length`,
+ * for `Content-Length`); a stream goes as it comes; FormData, whose encoding undici owns, goes as it is.
  */
 export function observedBody(
-  source: NonNullable<ReturnType<RequestBody["take"]>>,
+  source: ReturnType<RequestBody["take"]>,
   onChunk: (chunk: Buffer) => void,
   onEnd: () => void,
-  piecewise: boolean,
 ): { body: unknown; length: number | undefined } {
   if (source instanceof UndiciFormData) return { body: source, length: undefined };
-  if (typeof source === "string" || Buffer.isBuffer(source)) {
-    if (!piecewise) return { body: source, length: undefined };
-    const bytes = typeof source === "string" ? Buffer.from(source) : source;
-    return { body: counted(pieces(bytes), onChunk, onEnd), length: bytes.length };
+  if (Buffer.isBuffer(source)) {
+    return { body: counted(pieces(source), onChunk, onEnd), length: source.length };
   }
   if (source instanceof Blob) {
     return {
@@ -341,14 +330,12 @@ export function truncatedBody(body: RequestBody, length: number): RequestBody {
   const make = () => {
     const source = body.take();
     return (async function* () {
-      if (source === null) return;
       let left = length;
-      const input =
-        typeof source === "string" || Buffer.isBuffer(source)
-          ? [Buffer.from(source)]
-          : source instanceof Blob
-            ? toBytes(Readable.fromWeb(source.stream() as never))
-            : (source as AsyncIterable<Uint8Array>);
+      const input = Buffer.isBuffer(source)
+        ? [source]
+        : source instanceof Blob
+          ? toBytes(Readable.fromWeb(source.stream() as never))
+          : (source as AsyncIterable<Uint8Array>);
       for await (const chunk of input) {
         if (left <= 0) break;
         const piece = chunk.length > left ? chunk.subarray(0, left) : chunk;

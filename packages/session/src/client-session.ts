@@ -312,7 +312,6 @@ export class ClientSession<Jar extends AbstractCookieJar = CookieJar> implements
         source,
         (chunk) => handler.bodySent(chunk),
         () => handler.bodyEnded(),
-        hop.observer !== undefined,
       );
       if (
         observed.length !== undefined &&

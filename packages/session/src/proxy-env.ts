@@ -25,7 +25,7 @@ interface Ip {
 
 /**
  * An IP address as a number; an IPv4-mapped IPv6 address (`::ffff:127.0.0.1`, `::ffff:7f00:1`)
- * is the IPv4 address it maps, so NO_PROXY's IPv4 entries catch it too.
+ * is the IPv4 address it maps, so NO_PROXY's IPv4 entries catch it too. An IPv6 zone is ignored.
  */
 function ipOf(text: string): Ip | undefined {
   const v = isIP(text);
@@ -33,28 +33,35 @@ function ipOf(text: string): Ip | undefined {
     return { value: text.split(".").reduce((acc, part) => (acc << 8n) | BigInt(Number(part)), 0n), bits: 32 };
   }
   if (v !== 6) return undefined;
-  const dotted = /(\d+\.\d+\.\d+\.\d+)$/.exec(text);
-  let body = text;
+  // A zone (`fe80::1%eth0`) says which interface, not which address: the address is before it.
+  const bare = text.replace(/%.*/, "");
+  // isIP() passed it: a dotted quad can only come last.
+  const dotted = /(\d+\.\d+\.\d+\.\d+)/.exec(bare);
+  let body = bare;
   if (dotted) {
     const v4 = ipOf(dotted[1]!)!.value;
-    body = `${text.slice(0, dotted.index)}${(v4 >> 16n).toString(16)}:${(v4 & 0xffffn).toString(16)}`;
+    body = `${bare.slice(0, dotted.index)}${(v4 >> 16n).toString(16)}:${(v4 & 0xffffn).toString(16)}`;
   }
-  const [head = "", tail = ""] = body.split("::");
-  const h = head ? head.split(":") : [];
-  const t = tail ? tail.split(":") : [];
-  const groups = body.includes("::") ? [...h, ...Array<string>(8 - h.length - t.length).fill("0"), ...t] : h;
-  const value = groups.reduce((acc, g) => (acc << 16n) | BigInt(Number.parseInt(g || "0", 16)), 0n);
+  const cut = body.indexOf("::");
+  let groups = body.split(":");
+  if (cut >= 0) {
+    const h = cut > 0 ? body.slice(0, cut).split(":") : [];
+    const t = cut + 2 < body.length ? body.slice(cut + 2).split(":") : [];
+    groups = [...h, ...Array<string>(8 - h.length - t.length).fill("0"), ...t];
+  }
+  const value = groups.reduce((acc, g) => (acc << 16n) | BigInt(Number.parseInt(g, 16)), 0n);
   if (value >> 32n === 0xffffn) return { value: value & 0xffffffffn, bits: 32 };
   return { value, bits: 128 };
 }
 
 function sameNetwork(host: Ip, cidr: string): boolean {
-  const [net = "", lenText = ""] = cidr.split("/");
-  const network = ipOf(net.replace(/^\[|\]$/g, ""));
-  let len = Number(lenText);
-  if (!network || !Number.isInteger(len) || len < 0) return false;
+  const slash = cidr.indexOf("/");
+  const net = cidr.slice(0, slash).replace(/^\[|\]$/g, "");
+  const network = ipOf(net);
+  let len = Number(cidr.slice(slash + 1));
+  if (!network || !Number.isInteger(len)) return false;
   // An IPv4-mapped IPv6 network (::ffff:10.0.0.0/104) is the IPv4 one (10.0.0.0/8).
-  if (network.bits === 32 && isIP(net.replace(/^\[|\]$/g, "")) === 6) len -= 96;
+  if (network.bits === 32 && isIP(net) === 6) len -= 96;
   // Never across families: an IPv6 network does not hold an IPv4 host, nor the other way round.
   if (network.bits !== host.bits || len < 0 || len > host.bits) return false;
   const shift = BigInt(host.bits - len);
@@ -80,8 +87,8 @@ export function bypassesProxy(url: URL, noProxy: string): boolean {
   const host = normalHost(url.hostname);
   const hostIp = ipOf(host);
   const port = url.port || (url.protocol === "https:" || url.protocol === "wss:" ? "443" : "80");
-  for (const raw of noProxy.split(/[,\s]+/)) {
-    let entry = raw.trim().toLowerCase();
+  for (const raw of noProxy.split(/[,\s]/)) {
+    let entry = raw.toLowerCase();
     if (!entry) continue;
     if (entry === "*") return true;
     if (entry.includes("/")) {
@@ -91,12 +98,12 @@ export function bypassesProxy(url: URL, noProxy: string): boolean {
     let entryPort: string | undefined;
     const bracketed = /^\[([^\]]+)\](?::(\d+))?$/.exec(entry);
     if (bracketed) {
-      entry = bracketed[1] ?? "";
+      entry = bracketed[1]!;
       entryPort = bracketed[2];
     } else if ((entry.match(/:/g) ?? []).length === 1) {
-      const [name = "", p = ""] = entry.split(":");
-      entry = name;
-      entryPort = p;
+      const colon = entry.indexOf(":");
+      entryPort = entry.slice(colon + 1);
+      entry = entry.slice(0, colon);
     }
     if (entryPort !== undefined && entryPort !== port) continue;
     entry = normalHost(entry);

@@ -41,8 +41,6 @@ export interface SessionConfig {
   readonly decompress: DecompressLimits;
   readonly userAgent: string;
   readonly acceptEncoding: string;
-  /** Accept, Accept-Encoding and User-Agent as the session sends them, minus skipped ones. */
-  readonly autoHeaders: HeaderList;
   readonly proxy: string | URL | undefined;
   readonly proxyAuth: Auth | undefined;
   readonly proxyHeaders: ReadonlyArray<readonly [string, string]> | undefined;
@@ -121,15 +119,10 @@ export function resolveConfig(options: ClientSessionOptions): SessionConfig {
   const serialize = options.jsonSerialize ?? JSON.stringify;
   if (typeof serialize !== "function") throw new InvalidArgumentError("jsonSerialize must be a function");
   const skipAutoHeaders = new Set([...(options.skipAutoHeaders ?? [])].map((h) => h.toLowerCase()));
-  const autoHeaders = new HeaderList();
-  if (!skipAutoHeaders.has("accept")) autoHeaders.append("Accept", "*/*");
-  if (!skipAutoHeaders.has("accept-encoding")) autoHeaders.append("Accept-Encoding", ACCEPT_ENCODING);
-  if (!skipAutoHeaders.has("user-agent")) autoHeaders.append("User-Agent", USER_AGENT);
   return {
     baseUrl: options.baseUrl === undefined ? undefined : checkBaseUrl(options.baseUrl),
     headers: HeaderList.from(options.headers),
     skipAutoHeaders,
-    autoHeaders,
     auth: options.auth,
     jsonSerialize: serialize,
     http10,
