@@ -66,12 +66,10 @@ export class StreamReader implements AsyncIterable<Buffer> {
       this.#total += chunk.length;
       return true;
     }
-    if (chunk.length > 0) {
-      this.#chunks.push(chunk);
-      this.#size += chunk.length;
-      this.#total += chunk.length;
-      this.#notify();
-    }
+    this.#chunks.push(chunk);
+    this.#size += chunk.length;
+    this.#total += chunk.length;
+    this.#notify();
     // As aiohttp's flow control: pause past twice the limit, resume once under it — a consumer
     // that keeps up never pauses the socket for a piece or two read at once.
     if (this.#size > 2 * this.#highWaterMark && this.#size >= this.#wants && !this.#wantsAll) {
@@ -281,7 +279,8 @@ export class StreamReader implements AsyncIterable<Buffer> {
       // A line longer than the limit is refused however it arrived: whole, or in pieces.
       const at = joined ? joined.indexOf(sep) : -1;
       if (at >= 0 && at <= this.#maxLineSize) return this.#take(at + sep.length);
-      if (at > this.#maxLineSize || this.#size > this.#maxLineSize) {
+      // (A separator past the limit means more than the limit is held.)
+      if (this.#size > this.#maxLineSize) {
         throw new ClientPayloadError(`Line is too long: no separator within ${this.#maxLineSize} bytes`);
       }
       if (this.#eof) return this.#take(this.#size);
