@@ -22,7 +22,7 @@ const CLIENT_ERROR = Symbol.for("@x/connector:client-error");
  * (see {@link clientErrorOf}) so that `@x/session` reports exactly what `connect()` would.
  * Errors with no undici counterpart (a fingerprint mismatch, a proxy's refusal) pass unchanged.
  */
-export function forHandlers(err: unknown, closed = false): unknown {
+export function forHandlers(err: unknown, closed?: boolean): unknown {
   if (!(err instanceof Error)) return err;
   let out: Error | undefined;
   if (err instanceof ClientConnectorError && err.osError instanceof Error) {
