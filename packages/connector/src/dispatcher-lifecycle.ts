@@ -3,7 +3,8 @@ import { errors as undiciErrors } from "undici";
 /**
  * undici's `close()`/`destroy()` contract for a dispatcher, apart from what is closed:
  * - `close()` is graceful: `closed` from the call; it waits until every request dispatched has
- *   ended, then destroys; once that has finished, `close()` rejects with `ClientDestroyedError`;
+ *   ended, then destroys; once destroyed (that teardown has begun, or `destroy()` was called),
+ *   `close()` rejects with `ClientDestroyedError`;
  * - `destroy(err)` is abrupt: `destroyed` from the call; the teardown fails whatever still runs.
  * Both are idempotent while they run, as undici's `DispatcherBase`.
  */
@@ -14,7 +15,6 @@ export class DispatcherLifecycle {
   #closed = false;
   #destroyed = false;
   #closing: Promise<void> | undefined;
-  #closeDone = false;
   #destroying: Promise<void> | undefined;
 
   /** @param teardown Closes every connection, failing what runs with `err`. */
@@ -53,9 +53,9 @@ export class DispatcherLifecycle {
   }
 
   close(): Promise<void> {
-    if (this.#destroyed && (!this.#closing || this.#closeDone)) {
-      return Promise.reject(new undiciErrors.ClientDestroyedError());
-    }
+    // undici's rule: once destroyed — by destroy(), or by a close() that has reached its teardown —
+    // close() rejects, even while an earlier close() has not finished.
+    if (this.#destroyed) return Promise.reject(new undiciErrors.ClientDestroyedError());
     this.#closing ??= (async () => {
       this.#closed = true;
       // Even with nothing in flight the teardown starts later, as undici's: a request dispatched
@@ -64,7 +64,6 @@ export class DispatcherLifecycle {
         ? new Promise<void>((resolve) => this.#idleWaiters.push(resolve))
         : undefined);
       await this.destroy(null);
-      this.#closeDone = true;
     })();
     return this.#closing;
   }
