@@ -401,9 +401,10 @@ describe("sockRead", () => {
         setImmediate(() => handler.onResponseEnd?.(controller, {}));
       };
     });
-    await using s = session(d, { readBufsize: 1024, timeout: { sockRead: 60, total: 3000 } });
+    // sockRead with room for decoding 1 MiB on a busy machine; the caller waits far longer.
+    await using s = session(d, { readBufsize: 1024, timeout: { sockRead: 300, total: 5000 } });
     const resp = await s.get("http://gzip.test/");
-    await sleep(250);
+    await sleep(1000);
     const body = await resp.read();
     expect(body.length).toBe(1024 * 1024);
     expect(d.calls.aborts).toEqual([]);
