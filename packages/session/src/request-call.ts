@@ -21,7 +21,7 @@ import { RequestPolicy } from "./request-policy.js";
 import type { HopObserver, ResponseHandler } from "./response-handler.js";
 import type { SessionConfig } from "./session-config.js";
 import { RequestTraces, sessionChannels } from "./tracing.js";
-import { resolveUrl, wireUrl, withParams } from "./url.js";
+import { resolveUrl, wireUrl, withoutCredentials, withParams } from "./url.js";
 
 /** Limits on what a response may be, per call (the call's own, else the session's). */
 export interface ResponseLimits {
@@ -286,8 +286,10 @@ export class RequestCall {
     const cfg = this.#host.config;
     const o = this.#options;
     let method = initialMethod;
-    let realUrl = withParams(resolveUrl(input, cfg.baseUrl), o.params);
-    const policy = new RequestPolicy(cfg, o, realUrl);
+    const target = withParams(resolveUrl(input, cfg.baseUrl), o.params);
+    // The policy takes credentials in the URL as auth; the URL reported from here on has none.
+    const policy = new RequestPolicy(cfg, o, target);
+    let realUrl = withoutCredentials(target);
     let body = await this.#prepareBody(policy.userHeaders);
     // Only the head() shortcut defaults to not following (as aiohttp); request("HEAD") follows.
     const allowRedirects = o.allowRedirects ?? true;
@@ -423,7 +425,7 @@ export class RequestCall {
       if (rewrite.dropBody) body = undefined;
       policy.redirected(url, next, rewrite.dropBody);
       // A one-shot body cannot follow a 307/308; body.take() says so when the hop is sent.
-      realUrl = next;
+      realUrl = withoutCredentials(next);
       rawTarget = cfg.requoteRedirectUrl ? undefined : rawTargetOf(location);
     }
   }

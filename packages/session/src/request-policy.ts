@@ -42,7 +42,9 @@ export interface HopDecision {
 /** Headers that carry credentials: never sent to another origin after a redirect. */
 const CREDENTIAL_HEADERS = ["authorization", "cookie", "proxy-authorization"];
 const BODY_METHODS = new Set(["POST", "PUT", "PATCH"]);
-const NO_LENGTH_METHODS = new Set(["GET", "HEAD", "OPTIONS", "TRACE", "CONNECT"]);
+// undici writes `Content-Length: 0` only for the methods that expect a body (RFC 9110), where
+// aiohttp sends it for every method but GET, HEAD, OPTIONS, TRACE and CONNECT (DELETE too).
+const LENGTH_METHODS = new Set(["POST", "PUT", "PATCH", "QUERY", "PROPFIND", "PROPPATCH"]);
 
 const isThenable = <T>(value: T | Promise<T>): value is Promise<T> =>
   typeof (value as { then?: unknown } | null)?.then === "function";
@@ -243,7 +245,7 @@ export class RequestPolicy {
     }
     if (
       !body &&
-      !NO_LENGTH_METHODS.has(method) &&
+      LENGTH_METHODS.has(method) &&
       !headers.has("content-length") &&
       !headers.has("transfer-encoding")
     ) {

@@ -116,6 +116,18 @@ export function withParams(url: URL, params: ParamsInput | undefined): URL {
   return out;
 }
 
+/**
+ * The URL without user name and password, as aiohttp takes them out before the request (they
+ * become its auth): `realUrl` keeps the fragment, never credentials.
+ */
+export function withoutCredentials(url: URL): URL {
+  if (!url.username && !url.password) return url;
+  const out = new URL(url.href);
+  out.username = "";
+  out.password = "";
+  return out;
+}
+
 /** The URL without userinfo and fragment: what goes on the wire and into `resp.url`. */
 export function wireUrl(url: URL): URL {
   if (!url.username && !url.password && !url.hash) return url;
