@@ -2,7 +2,7 @@ import { once } from "node:events";
 import type { AddressInfo, Socket } from "node:net";
 import { createServer as createTlsServer, type TLSSocket } from "node:tls";
 import { ConnectorClosedError } from "@x/errors";
-import { sleep, startHttpServer, startHttpsServer, startRawServer, testCertificates } from "@x/fixtures";
+import { startHttpServer, startHttpsServer, startRawServer, testCertificates, within } from "@x/fixtures";
 import { type Dispatcher, request, errors as undiciErrors } from "undici";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { type ConnectionInfo, type PooledConnection, TCPConnector } from "../src/index.js";
@@ -19,11 +19,6 @@ afterEach(() => {
 
 /** Only setTimeout/clearTimeout are faked: sockets, TLS and promises run for real. */
 const fakeTimeouts = () => vi.useFakeTimers({ toFake: ["setTimeout", "clearTimeout"] });
-
-/** Resolves to "pending" if `p` has not settled within `ms`. */
-function within<T>(p: Promise<T>, ms: number): Promise<T | "pending"> {
-  return Promise.race([p, sleep(ms).then(() => "pending" as const)]);
-}
 
 describe("what onConnection shows", () => {
   it("a connection is not closed while its request runs, and closed (idle) once it is back in the pool", async () => {

@@ -1,5 +1,5 @@
 import { subscribe, unsubscribe } from "node:diagnostics_channel";
-import { sleep, startHttpsServer, startRawServer } from "@x/fixtures";
+import { sleep, startHttpsServer, startRawServer, within } from "@x/fixtures";
 import { type Dispatcher, errors as undiciErrors } from "undici";
 import { describe, expect, it } from "vitest";
 import { type ConnectorTrace, TCPConnector } from "../src/index.js";
@@ -80,11 +80,6 @@ function serving(reply: string) {
 
 function get(origin: string, extra: Partial<Dispatcher.DispatchOptions> = {}): Dispatcher.DispatchOptions {
   return { origin, path: "/", method: "GET", ...extra };
-}
-
-/** Resolves to "pending" if `p` has not settled within `ms`. */
-function within<T>(p: Promise<T>, ms: number): Promise<T | "pending"> {
-  return Promise.race([p, sleep(ms).then(() => "pending" as const)]);
 }
 
 describe("aborting", () => {

@@ -5,7 +5,7 @@ import vm from "node:vm";
 import zlib from "node:zlib";
 import type { AbstractCookieJar } from "@x/cookies";
 import { ClientPayloadError, ClientResponseError, SocketTimeoutError, TotalTimeoutError } from "@x/errors";
-import { sleep, startRawServer } from "@x/fixtures";
+import { sleep, startRawServer, within } from "@x/fixtures";
 import { Dispatcher } from "undici";
 import { describe, expect, it } from "vitest";
 import { ClientSession, type ClientSessionOptions } from "../src/index.js";
@@ -94,19 +94,6 @@ function session(
   options: ClientSessionOptions = {},
 ): ClientSession<AbstractCookieJar> {
   return new ClientSession({ connector, ...options });
-}
-
-/** `p`, or the string "hung" if it has not settled within `ms`. */
-async function within<T>(p: Promise<T>, ms: number): Promise<T | "hung"> {
-  let timer: NodeJS.Timeout | undefined;
-  const hung = new Promise<"hung">((resolve) => {
-    timer = setTimeout(() => resolve("hung"), ms);
-  });
-  try {
-    return await Promise.race([p, hung]);
-  } finally {
-    clearTimeout(timer);
-  }
 }
 
 const gc = (): (() => void) => {

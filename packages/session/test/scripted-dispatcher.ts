@@ -10,13 +10,16 @@ export type Script = (handler: Dispatcher.DispatchHandler, controller: Dispatche
  */
 export class ScriptedDispatcher extends Dispatcher {
   readonly #script: Script;
+  /** What each request asked to send, in order (its options as dispatch() got them). */
+  readonly seen: Dispatcher.DispatchOptions[] = [];
 
   constructor(script: Script) {
     super();
     this.#script = script;
   }
 
-  override dispatch(_options: Dispatcher.DispatchOptions, handler: Dispatcher.DispatchHandler): boolean {
+  override dispatch(options: Dispatcher.DispatchOptions, handler: Dispatcher.DispatchHandler): boolean {
+    this.seen.push(options);
     const controller: Dispatcher.DispatchController = {
       aborted: false,
       paused: false,

@@ -18,37 +18,17 @@ import {
   startWsServer,
   testCertificates,
 } from "@x/fixtures";
-import { Agent, Dispatcher } from "undici";
+import { Agent } from "undici";
 import { describe, expect, it, vi } from "vitest";
 import { ClientSession, request } from "../src/index.js";
+import { ScriptedDispatcher } from "./scripted-dispatcher.js";
 
 /** A dispatcher of the caller's own: records what it is asked to send and answers 200 at once. */
-class Recorder extends Dispatcher {
-  readonly seen: Dispatcher.DispatchOptions[] = [];
-
-  override dispatch(options: Dispatcher.DispatchOptions, handler: Dispatcher.DispatchHandler): boolean {
-    this.seen.push(options);
-    const controller = {
-      aborted: false,
-      paused: false,
-      reason: null,
-      rawHeaders: undefined,
-      rawTrailers: undefined,
-      abort() {},
-      pause() {},
-      resume() {},
-    } as unknown as Dispatcher.DispatchController;
-    setImmediate(() => {
-      handler.onRequestStart?.(controller, {});
-      handler.onResponseStart?.(controller, 200, {}, "OK");
-      handler.onResponseEnd?.(controller, {});
-    });
-    return true;
-  }
-
-  override async close(): Promise<void> {}
-  override async destroy(): Promise<void> {}
-}
+const newRecorder = () =>
+  new ScriptedDispatcher((handler, controller) => {
+    handler.onResponseStart?.(controller, 200, {}, "OK");
+    handler.onResponseEnd?.(controller, {});
+  });
 
 /** Header names (lowercased) of a flat `[name, value, …]` list. */
 const namesOf = (headers: unknown): string[] =>
@@ -168,28 +148,18 @@ describe("session.request()", () => {
     // only a streamed body restarts it as its pieces go out.
     vi.useFakeTimers({ toFake: ["setTimeout", "clearTimeout"] });
     try {
-      let body: AsyncIterable<Uint8Array> | undefined;
-      class LatePuller extends Recorder {
-        override dispatch(options: Dispatcher.DispatchOptions, handler: Dispatcher.DispatchHandler): boolean {
-          body = options.body as AsyncIterable<Uint8Array>;
-          const controller = {
-            abort() {},
-            pause() {},
-            resume() {},
-          } as unknown as Dispatcher.DispatchController;
-          queueMicrotask(() => handler.onRequestStart?.(controller, {}));
-          return true;
-        }
-      }
-      await using session = new ClientSession({ connector: new LatePuller() });
+      // Takes the request and never answers: the body is pulled by the test, late.
+      const late = new ScriptedDispatcher(() => {});
+      await using session = new ClientSession({ connector: late });
       const outcome = session
         .post("http://late.test/", { data: "payload", chunked: true, timeout: { sockRead: 400 } })
         .then(
           () => "answered",
           (e: unknown) => e,
         );
-      for (let i = 0; i < 50 && body === undefined; i++) await new Promise((r) => setImmediate(r));
+      for (let i = 0; i < 50 && late.seen.length === 0; i++) await new Promise((r) => setImmediate(r));
       await vi.advanceTimersByTimeAsync(300);
+      const body = late.seen[0]?.body as AsyncIterable<Uint8Array> | undefined;
       const first = await body?.[Symbol.asyncIterator]().next();
       expect(Buffer.from(first?.value ?? []).toString()).toBe("payload");
       await vi.advanceTimersByTimeAsync(150);
@@ -221,7 +191,7 @@ describe("session.request()", () => {
   });
 
   it("adds no Content-Length to a Transfer-Encoding the caller set (their own dispatcher sends it)", async () => {
-    const recorder = new Recorder();
+    const recorder = newRecorder();
     await using session = new ClientSession({ connector: recorder });
     await using resp = await session.post("http://rec.test/", {
       data: new Blob(["hello"]),
@@ -241,7 +211,7 @@ describe("session.request()", () => {
   });
 
   it("says why proxy and expect100 need an @x/connector connector", async () => {
-    await using session = new ClientSession({ connector: new Recorder() });
+    await using session = new ClientSession({ connector: newRecorder() });
     const proxied = await session
       .get("http://rec.test/", { proxy: "http://127.0.0.1:9/" })
       .catch((e: unknown) => e);

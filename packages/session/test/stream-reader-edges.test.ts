@@ -1,24 +1,11 @@
 import v8 from "node:v8";
 import vm from "node:vm";
 import { ClientResponseError, ClientStateError, InvalidArgumentError } from "@x/errors";
-import { sleep, startRawServer } from "@x/fixtures";
+import { sleep, startRawServer, within } from "@x/fixtures";
 import type { Dispatcher } from "undici";
 import { describe, expect, it } from "vitest";
 import { ClientSession, StreamReader } from "../src/index.js";
 import { ScriptedDispatcher } from "./scripted-dispatcher.js";
-
-/** `p`'s value, or "hung" when it has not settled within `ms`. */
-async function within<T>(p: Promise<T>, ms = 500): Promise<T | "hung"> {
-  let timer: NodeJS.Timeout | undefined;
-  const hung = new Promise<"hung">((resolve) => {
-    timer = setTimeout(() => resolve("hung"), ms);
-  });
-  try {
-    return await Promise.race([p, hung]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
 
 /** Lets every pending callback and promise job run. */
 const tick = () => new Promise<void>((resolve) => setImmediate(resolve));
@@ -207,7 +194,7 @@ describe("pieces handed out as they came", () => {
 
   it("read(0) returns at once even with nothing buffered, and holds no waiting slot", async () => {
     const r = new StreamReader();
-    expect(await within(r.read(0))).toEqual(Buffer.alloc(0));
+    expect(await within(r.read(0), 500)).toEqual(Buffer.alloc(0));
     const next = r.readany();
     r.feed(Buffer.from("x"));
     expect(String(await next)).toBe("x");
@@ -251,7 +238,7 @@ describe("readuntil() and readline()", () => {
 describe("readexactly() and iterChunked()", () => {
   it("readexactly(0) gives nothing, and negative or fractional sizes are refused", async () => {
     const r = new StreamReader();
-    expect(await within(r.readexactly(0))).toEqual(Buffer.alloc(0));
+    expect(await within(r.readexactly(0), 500)).toEqual(Buffer.alloc(0));
     await expect(r.readexactly(-1)).rejects.toBeInstanceOf(InvalidArgumentError);
     await expect(r.readexactly(1.5)).rejects.toBeInstanceOf(InvalidArgumentError);
   });
@@ -259,9 +246,9 @@ describe("readexactly() and iterChunked()", () => {
   it("readexactly(n) returns as soon as exactly n bytes are buffered, without waiting for the end", async () => {
     const r = new StreamReader();
     r.feed(Buffer.from("abcde"));
-    expect(String(await within(r.readexactly(5)))).toBe("abcde");
+    expect(String(await within(r.readexactly(5), 500))).toBe("abcde");
     r.feed(Buffer.from("fgh"));
-    expect(String(await within(r.readexactly(2)))).toBe("fg");
+    expect(String(await within(r.readexactly(2), 500))).toBe("fg");
   });
 
   it("iterChunked(1) gives single bytes; iterChunked(0) is refused", async () => {
@@ -326,7 +313,12 @@ describe("flow control: pause past twice the high-water mark, resume at it", () 
     expect(r.feed(Buffer.alloc(10, 1))).toBe(false);
     const exact = r.readexactly(20);
     expect(resumes).toBe(1);
-    expect(await within(r.read().catch((e: unknown) => e))).toBeInstanceOf(ClientStateError);
+    expect(
+      await within(
+        r.read().catch((e: unknown) => e),
+        500,
+      ),
+    ).toBeInstanceOf(ClientStateError);
     r.feed(Buffer.alloc(10, 2));
     const got = await exact;
     expect([got.length, got[9], got[10]]).toEqual([20, 1, 2]);
@@ -366,7 +358,12 @@ describe("as a stream", () => {
     expect(Buffer.from((await reader.read()).value!).toString()).toBe("abc");
     const boom = new Error("cut off");
     r.setException(boom);
-    expect(await within(reader.read().catch((e: unknown) => e))).toBe(boom);
+    expect(
+      await within(
+        reader.read().catch((e: unknown) => e),
+        500,
+      ),
+    ).toBe(boom);
   });
 
   it("toNodeReadable() takes no more than the stream's high-water mark: destroyed, the rest is still there to read", async () => {
