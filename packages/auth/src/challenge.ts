@@ -27,15 +27,15 @@ export function parseChallenges(values: Iterable<string>): ParsedChallenge[] {
     /** A quoted-string starting at the `"` under `i`; `undefined` when it never ends. */
     const quoted = (): string | undefined => {
       let value = "";
-      for (i++; i < text.length; i++) {
-        const ch = text[i];
-        if (ch === "\\") value += text[++i] ?? "";
-        else if (ch === '"') {
+      for (;;) {
+        const ch = text.charAt(++i);
+        if (ch === "") return undefined;
+        if (ch === '"') {
           i++;
           return value;
-        } else value += ch;
+        }
+        value += ch === "\\" ? text.charAt(++i) : ch;
       }
-      return undefined;
     };
     for (;;) {
       skip();

@@ -91,11 +91,10 @@ export class DigestAuth implements Auth {
     const origin = response.url.origin;
     if (this.#pinnedOrigin !== undefined && origin !== this.#pinnedOrigin) return undefined;
     if (request.url.origin !== origin) return undefined;
-    const headerValues: string[] = [];
-    response.headers.forEach((value, name) => {
-      if (name === "www-authenticate") headerValues.push(value);
-    });
-    const candidates = parseChallenges(headerValues)
+    // Headers joins repeated WWW-Authenticate lines with ", ", which the parser splits again.
+    const header = response.headers.get("www-authenticate");
+    if (header === null) return undefined;
+    const candidates = parseChallenges([header])
       .flatMap(({ scheme, params }) => {
         const { realm, nonce, algorithm = "MD5" } = params;
         if (scheme !== "digest" || !nonce || realm === undefined) return [];

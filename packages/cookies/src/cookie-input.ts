@@ -51,7 +51,7 @@ export function toSetCookieHeaders(cookies: CookieInput): string[] {
 
 function fromAttributes(name: string, given: string | CookieAttributes): string {
   const attrs: CookieAttributes = typeof given === "string" ? { value: given } : given;
-  if (typeof attrs !== "object" || attrs === null || typeof attrs.value !== "string") {
+  if (typeof attrs?.value !== "string") {
     throw new InvalidArgumentError(`cookie ${JSON.stringify(name)} needs a string value`);
   }
   if (name === "" || BAD_NAME.test(name)) {

@@ -265,7 +265,7 @@ export class CookieJar implements AbstractCookieJar {
     let tough: ToughCookieJar;
     try {
       tough = ToughCookieJar.deserializeSync(
-        { ...serialized, rejectPublicSuffixes: true, enableLooseMode: false, prefixSecurity: "silent" },
+        { ...serialized, rejectPublicSuffixes: true, prefixSecurity: "silent" },
         new MemoryCookieStore(),
       );
     } catch (err) {
@@ -286,7 +286,6 @@ export class CookieJar implements AbstractCookieJar {
   #newTough(): ToughCookieJar {
     return new ToughCookieJar(new MemoryCookieStore(), {
       rejectPublicSuffixes: true,
-      looseMode: false,
       prefixSecurity: "silent",
       allowSpecialUseDomain: true,
     });
@@ -321,7 +320,7 @@ export class CookieJar implements AbstractCookieJar {
   }
 
   #remove(c: Cookie): void {
-    if (c.domain && c.path) void this.#tough.store.removeCookie(c.domain, c.path, c.key, () => {});
+    void this.#tough.store.removeCookie(c.domain!, c.path!, c.key, () => {});
   }
 
   #setShared(cookie: Cookie): void {

@@ -92,7 +92,7 @@ export function isPublicSuffix(domain: string): boolean {
  * cookie sent often would never expire, and one never read through it (a shared cookie) never.
  */
 export function fixExpiry(cookie: Cookie, now: number): void {
-  if (cookie.maxAge === null || cookie.maxAge === undefined) return;
+  if (cookie.maxAge === null) return;
   const maxAge = cookie.maxAge;
   if (maxAge === "Infinity") cookie.expires = "Infinity";
   else if (maxAge === "-Infinity" || maxAge <= 0) cookie.expires = new Date(0);
@@ -123,7 +123,7 @@ export function toRecord(c: Cookie, shared: boolean, quote: boolean): CookieReco
     name: c.key,
     value: quote ? quoteCookieValue(c.value) : c.value,
     domain: shared ? "" : (c.domain ?? ""),
-    path: c.path ?? "/",
+    path: c.path!,
     // fixExpiry made Max-Age absolute; a date too far off to hold (NaN) never expires.
     expires: Number.isFinite(time) ? expires! : null,
     secure: c.secure,

@@ -586,6 +586,14 @@ describe("more of the jar's edges", () => {
     expect([...jar].map((c) => c.name)).toEqual(["s", "a"]);
   });
 
+  it("sends cookies of one domain and path in the order they were set, number-like names too", () => {
+    // A store keyed by name would list "10" and "2" first (as a JS object does); the header keeps
+    // the order the server set them in.
+    const jar = new CookieJar();
+    jar.updateCookies(["b=1", "10=2", "a=3", "2=4"], "http://example.com/");
+    expect([...jar.filterCookies("http://example.com/").keys()]).toEqual(["b", "10", "a", "2"]);
+  });
+
   it("names what headers must be", () => {
     expect(() => new CookieJar().updateCookiesFromHeaders("a=1" as never)).toThrow(
       new InvalidArgumentError("headers must be an array of Set-Cookie strings"),
