@@ -183,7 +183,7 @@ export abstract class Acquisition implements SharingWaiter {
   #finish(err: Error | null): void {
     if (this.#done) return;
     this.#done = true;
-    if (this.#timer) clearTimeout(this.#timer);
+    clearTimeout(this.#timer);
     if (err) this.acquired(err);
     else this.acquired(null, this.#conn, this.#reused);
   }
@@ -219,14 +219,15 @@ class ConnectionAcquisition extends Acquisition {
     this.#signal = signal;
     this.#resolve = resolve;
     this.#reject = reject;
-    signal?.addEventListener("abort", this.#onAbort, { once: true });
+    signal?.addEventListener("abort", this.#onAbort);
     this.acquire();
   }
 
   protected acquired(err: Error | null, conn?: PooledConnection): void {
     this.#signal?.removeEventListener("abort", this.#onAbort);
-    if (err || !conn) this.#reject(err ?? new Error("no connection"));
-    else this.#resolve(new Connection(conn));
+    // A successful acquisition always has its connection.
+    if (err) this.#reject(err);
+    else this.#resolve(new Connection(conn!));
   }
 }
 

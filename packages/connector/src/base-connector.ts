@@ -268,25 +268,32 @@ export abstract class BaseConnector extends Dispatcher implements AsyncDisposabl
 
   /** `await using connector = …`: closes, aborting whatever still runs (aiohttp's `async with`). */
   async [Symbol.asyncDispose](): Promise<void> {
-    if (!this.#lifecycle.closed) void this.#lifecycle.close().catch(() => {});
+    void this.#lifecycle.close().catch(() => {});
     await this.#lifecycle.destroy(null);
   }
 
   /**
    * undici's `compose()`. The composed dispatcher is this connector with interceptors in front of
-   * `dispatch`: everything else — `close()`, `destroy()`, `connect()`, the getters — acts on the
-   * connector itself.
+   * `dispatch`: undici's `request()`, `stream()`, `pipeline()` and `upgrade()` go through them (as
+   * on undici's own dispatchers), `compose()` adds more in front, and everything else —
+   * `close()`, `destroy()`, `connect()`, the getters — acts on the connector itself.
    */
   override compose(
     ...interceptors: Array<
       Dispatcher.DispatcherComposeInterceptor | Dispatcher.DispatcherComposeInterceptor[]
     >
   ): Dispatcher.ComposedDispatcher {
-    const composed = super.compose(...(interceptors as [Dispatcher.DispatcherComposeInterceptor[]]));
+    const list = interceptorList(interceptors);
+    const composed = super.compose(list);
     return new Proxy(composed, {
       get: (target, key) => {
+        if (key === "compose")
+          return (...more: typeof interceptors) => this.compose([...list, ...interceptorList(more)]);
         const value: unknown = Reflect.get(target, key);
-        return typeof value === "function" && key !== "dispatch" ? value.bind(this) : value;
+        if (typeof value !== "function" || key === "dispatch") return value;
+        // undici's own methods (the request APIs, EventEmitter's) run on the composed dispatcher,
+        // so that they dispatch through the interceptors; the connector's run on the connector.
+        return value === Reflect.get(Dispatcher.prototype, key) ? value : value.bind(this);
       },
     });
   }
@@ -355,7 +362,7 @@ export abstract class BaseConnector extends Dispatcher implements AsyncDisposabl
   /** A request on `conn` ended: HTTP/1.1 connections go back to the pool, HTTP/2 ones when idle. */
   #leave(conn: PooledConnection): void {
     if (conn.removeStream() === 0) conn.release();
-    else if (conn.h2) this.#sharing.fill(conn);
+    else this.#sharing.fill(conn);
     this.#drained(conn.key);
   }
 
@@ -390,7 +397,7 @@ export abstract class BaseConnector extends Dispatcher implements AsyncDisposabl
         new undiciErrors.SocketError("other side closed"),
       );
     }
-    if (conn.upgraded && conn.state === "acquired") conn.close();
+    if (conn.upgraded) conn.close();
     else this.#pool.dropIdle(conn);
   }
 
@@ -414,4 +421,11 @@ export abstract class BaseConnector extends Dispatcher implements AsyncDisposabl
 
   /** Releases what a subclass owns (a resolver) after every connection is closed. */
   protected async closeResources(): Promise<void> {}
+}
+
+/** compose()'s arguments as undici reads them: a first argument that is an array is the whole list. */
+function interceptorList(
+  args: Array<Dispatcher.DispatcherComposeInterceptor | Dispatcher.DispatcherComposeInterceptor[]>,
+): Dispatcher.DispatcherComposeInterceptor[] {
+  return (Array.isArray(args[0]) ? args[0] : args) as Dispatcher.DispatcherComposeInterceptor[];
 }

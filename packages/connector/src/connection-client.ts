@@ -41,7 +41,7 @@ export class ConnectionClients {
    * gets a client that speaks through an {@link ExpectContinueSocket} (for one request: the
    * connection closes after it).
    */
-  clientFor(conn: PooledConnection, expectContinue = false): Client {
+  clientFor(conn: PooledConnection, expectContinue?: boolean): Client {
     const existing = conn.client;
     if (existing && !existing.destroyed) return existing;
     const settings = this.#settings;
@@ -66,7 +66,7 @@ export class ConnectionClients {
 
   #connect(
     conn: PooledConnection,
-    expectContinue: boolean,
+    expectContinue: boolean | undefined,
     callback: (err: Error | null, socket: Socket | null) => void,
   ): void {
     const socket = conn.socket;

@@ -89,7 +89,8 @@ export class ConnectionOpener {
       });
       if (controller.signal.aborted || conn.state === "closed") {
         socket.destroy();
-        throw controller.signal.reason ?? new ConnectorClosedError();
+        // Aborted, the catch below throws the signal's reason instead.
+        throw new ConnectorClosedError();
       }
       socket.on("error", noop);
       conn.setSocket(socket);

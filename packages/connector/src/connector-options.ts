@@ -57,7 +57,7 @@ function checkDuration(
 ): number | null {
   if (value === undefined) return fallback;
   if (value === null) return null;
-  if (typeof value !== "number" || !Number.isFinite(value) || value < 0) {
+  if (!Number.isFinite(value) || value < 0) {
     throw new InvalidArgumentError(
       `${name} must be a non-negative number of milliseconds, got ${String(value)}`,
     );

@@ -11,7 +11,8 @@ import { errors as undiciErrors } from "undici";
 export class DispatcherLifecycle {
   readonly #teardown: (err: Error) => Promise<void>;
   #inflight = 0;
-  #idleWaiters: Array<() => void> = [];
+  /** Resolves the wait of `close()` for the requests in flight (resolving again does nothing). */
+  #idle: (() => void) | undefined;
   #closed = false;
   #destroyed = false;
   #closing: Promise<void> | undefined;
@@ -45,11 +46,7 @@ export class DispatcherLifecycle {
   /** A request dispatched has ended. */
   ended(): void {
     this.#inflight--;
-    if (this.#inflight === 0 && this.#idleWaiters.length > 0) {
-      const waiters = this.#idleWaiters;
-      this.#idleWaiters = [];
-      for (const resolve of waiters) resolve();
-    }
+    if (this.#inflight === 0) this.#idle?.();
   }
 
   close(): Promise<void> {
@@ -61,7 +58,9 @@ export class DispatcherLifecycle {
       // Even with nothing in flight the teardown starts later, as undici's: a request dispatched
       // right after close() is refused as closed, and `destroyed` stays false until then.
       await (this.#inflight > 0
-        ? new Promise<void>((resolve) => this.#idleWaiters.push(resolve))
+        ? new Promise<void>((resolve) => {
+            this.#idle = resolve;
+          })
         : undefined);
       await this.destroy(null);
     })();

@@ -44,8 +44,9 @@ export class DnsCache {
     return out;
   }
 
+  /** Forgets `host:port`'s answer, or every answer (the connector passes both or neither). */
   clear(host?: string, port?: number): void {
-    if (host === undefined && port === undefined) {
+    if (host === undefined) {
       this.#entries.clear();
       return;
     }
@@ -64,7 +65,7 @@ export class DnsCache {
         this.#entries.set(key, entry);
         return rotate(entry);
       }
-      if (entry) this.#entries.delete(key);
+      this.#entries.delete(key); // an expired answer, if any
       trace?.onDnsCacheMiss?.(host);
       publish("dnsCacheMiss", () => ({ connector: this.#owner, host }));
     }
@@ -117,5 +118,5 @@ function rotate(entry: Entry): ResolvedHost[] {
   const { addresses } = entry;
   const start = entry.next % addresses.length;
   entry.next = start + 1;
-  return start === 0 ? [...addresses] : [...addresses.slice(start), ...addresses.slice(0, start)];
+  return [...addresses.slice(start), ...addresses.slice(0, start)];
 }

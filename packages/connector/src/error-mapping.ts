@@ -144,8 +144,6 @@ export function dispatchError(err: unknown, failure: DispatchFailure): unknown {
     case "UND_ERR_CLOSED":
     case "UND_ERR_DESTROYED":
       return new ConnectorClosedError(undefined, { cause: err });
-    default:
-      break;
   }
   if (code?.startsWith("HPE_") || (err as Error).name === "HTTPParserError") {
     const reason = (err as Error).message;
@@ -209,7 +207,7 @@ function headersOf(raw: unknown): Headers | undefined {
 
 /** undici's reports of a `101 Switching Protocols` answer to a request that asked for no upgrade. */
 function isUnaskedUpgrade(err: unknown, code: string | undefined): boolean {
-  const message = (err as Error).message ?? "";
+  const message = (err as Error).message;
   return (
     (code === "UND_ERR_SOCKET" && message === "bad upgrade") ||
     (code === "ERR_ASSERTION" && /assert\(upgrade\)/.test(message))

@@ -40,7 +40,6 @@ export class ExpectContinueSocket extends Duplex {
     socket.on("end", () => this.push(null));
     socket.on("error", (err) => this.destroy(err));
     socket.on("close", () => this.destroy());
-    socket.on("drain", () => this.emit("drain"));
   }
 
   // What undici reads off its socket.
@@ -105,7 +104,7 @@ export class ExpectContinueSocket extends Duplex {
         this.#outHead.push(chunk);
         const all = Buffer.concat(this.#outHead);
         const end = all.indexOf(CRLF2);
-        if (end < 0) {
+        if (end === -1) {
           this.#outHead = [all];
           callback();
           return;
@@ -181,6 +180,6 @@ export class ExpectContinueSocket extends Duplex {
    */
   #finalAnswer(data: Buffer): void {
     this.#readingHeads = false;
-    if (!this.push(data)) this.#socket.pause();
+    this.#incoming(data);
   }
 }

@@ -34,7 +34,7 @@ export class H2Sharing {
     const set = this.#shared.get(key.id);
     if (!set) return undefined;
     for (const conn of set) {
-      if (conn.state === "closed" || conn.state === "detached" || !conn.alive) {
+      if (!conn.alive) {
         set.delete(conn);
         continue;
       }
@@ -86,9 +86,10 @@ export class H2Sharing {
 
   /** Gives an HTTP/2 connection's free streams to requests queued in the pool for its key. */
   fill(conn: PooledConnection): void {
-    if (conn.state !== "acquired" || !conn.h2) return;
+    if (conn.state !== "acquired") return;
+    // A grant runs the caller's code (traces, handlers), which may give up a waiter taken with it.
     for (const waiter of this.#pool.takeShareable(conn.key.id, MAX_STREAMS - conn.streams)) {
-      waiter.grant(conn, true);
+      if (!waiter.done) waiter.grant(conn, true);
     }
   }
 }

@@ -23,7 +23,6 @@ const CLIENT_ERROR = Symbol.for("@x/connector:client-error");
  * Errors with no undici counterpart (a fingerprint mismatch, a proxy's refusal) pass unchanged.
  */
 export function forHandlers(err: unknown, closed?: boolean): unknown {
-  if (!(err instanceof Error)) return err;
   let out: Error | undefined;
   if (err instanceof ClientConnectorError && err.osError instanceof Error) {
     out = err.osError;
@@ -40,8 +39,7 @@ export function forHandlers(err: unknown, closed?: boolean): unknown {
 }
 
 /** The `@x/errors` error that {@link forHandlers} turned into `err`, if it did. */
-export function clientErrorOf(err: unknown): Error | undefined {
-  if (err === null || typeof err !== "object") return undefined;
+export function clientErrorOf(err: object): Error | undefined {
   const found = (err as Record<symbol, unknown>)[CLIENT_ERROR];
   return found instanceof Error ? found : undefined;
 }

@@ -50,9 +50,8 @@ export function controllerHandler(handler: unknown): ControllerHandler {
 
 type Raw = Buffer[] | string[] | null;
 
-function rawOf(value: unknown): Raw {
+function rawOf(value: Raw | object): Raw {
   if (Array.isArray(value)) return value as Raw;
-  if (value === null || value === undefined || typeof value !== "object") return [];
   // Parsed headers only (a controller without raw ones): rebuild the pairs.
   const raw: string[] = [];
   for (const [name, v] of Object.entries(value as Record<string, string | string[]>)) {
@@ -87,11 +86,10 @@ class CallbackCaller implements ControllerHandler {
     controller: Dispatcher.DispatchController,
     statusCode: number,
     headers: Record<string, string | string[] | undefined>,
-    statusText?: string,
+    statusText: string,
   ): void {
     const raw = rawOf(controller.rawHeaders ?? headers) as Buffer[];
-    if (this.#handler.onHeaders?.(statusCode, raw, this.#resume, statusText ?? "") === false)
-      controller.pause();
+    if (this.#handler.onHeaders?.(statusCode, raw, this.#resume, statusText) === false) controller.pause();
   }
 
   onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {

@@ -15,6 +15,8 @@ export interface PoolWaiter {
   accepts?(conn: PooledConnection): boolean;
   /** The waiter can run as one more stream on an HTTP/2 connection of its key. */
   readonly shareable?: boolean;
+  /** True once the waiter got a connection or gave up (one taken out of the queue may give up before its grant). */
+  readonly done?: boolean;
 }
 
 /** Pool settings, resolved from connector options. */
@@ -157,7 +159,7 @@ export class Pool implements ConnectionOwner {
   /** Removes a waiter that gave up; true if it was still waiting. */
   cancel(waiter: PoolWaiter): boolean {
     const entry = this.#entries.get(waiter);
-    if (!entry || entry.cancelled) return false;
+    if (!entry) return false;
     entry.cancelled = true;
     this.#entries.delete(waiter);
     this.#waitingCount--;
@@ -205,7 +207,6 @@ export class Pool implements ConnectionOwner {
     for (const queue of this.#waiting.values()) {
       for (let e = queue.front(); e; e = queue.front()) {
         queue.shift();
-        e.cancelled = true;
         this.#entries.delete(e.waiter);
         e.waiter.fail(err);
       }
@@ -234,7 +235,7 @@ export class Pool implements ConnectionOwner {
   #serve(waiter: PoolWaiter): void {
     const key = waiter.key;
     const idle = this.#idle.get(key.id);
-    if (idle !== undefined && idle.length > 0) {
+    if (idle?.length) {
       const now = Date.now();
       for (let i = 0; i < idle.length; ) {
         const conn = idle[i]!;
@@ -314,7 +315,7 @@ export class Pool implements ConnectionOwner {
 
   /** Serves waiters, oldest first among the keys that have room. */
   #drain(): void {
-    while (this.#waitingCount > 0) {
+    while (this.#waitingCount) {
       const { limit } = this.#settings;
       if (limit > 0 && this.#acquired.size >= limit) return;
       let best: Entry | undefined;

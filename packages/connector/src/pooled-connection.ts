@@ -31,7 +31,7 @@ export class PooledConnection {
   readonly #owner: ConnectionOwner;
   #state: ConnectionState = "acquired";
   /** Counts the times the connection was acquired: which holder's use is the current one. */
-  #lease = 1;
+  #lease = 0;
   #socket: Socket | undefined;
   #socketUses = 0;
   #client: Client | undefined;
@@ -78,7 +78,6 @@ export class PooledConnection {
    * `keepaliveTimeout`; otherwise it is closed.
    */
   release(): void {
-    if (this.#state !== "acquired") return;
     this.#owner.releaseConnection(this);
   }
 
@@ -87,7 +86,6 @@ export class PooledConnection {
    * whoever asked owns the socket and must close it. Later `close()`/`release()` calls do nothing.
    */
   detach(): void {
-    if (this.#state !== "acquired") return;
     this.#owner.detachConnection(this);
   }
 
@@ -95,7 +93,7 @@ export class PooledConnection {
 
   /** @internal */
   setState(state: ConnectionState): void {
-    if (state === "acquired" && this.#state !== "acquired") this.#lease++;
+    if (state === "acquired") this.#lease++;
     this.#state = state;
     if (state !== "idle" && this.#idleTimer) {
       clearTimeout(this.#idleTimer);

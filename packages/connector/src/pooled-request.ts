@@ -43,7 +43,6 @@ export class PooledRequest extends Acquisition implements Dispatcher.DispatchCon
   readonly #opts: PooledRequestOptions;
   readonly #handler: ControllerHandler;
   readonly #x: ConnectorDispatchOptions | undefined;
-  #acquiring = false;
   #conn: PooledConnection | undefined;
   /** The controller of the undici `Client` running the request, once it runs. */
   #inner: Dispatcher.DispatchController | undefined;
@@ -83,7 +82,6 @@ export class PooledRequest extends Acquisition implements Dispatcher.DispatchCon
       return;
     }
     if (this.#ended) return;
-    this.#acquiring = true;
     this.acquire();
   }
 
@@ -115,7 +113,7 @@ export class PooledRequest extends Acquisition implements Dispatcher.DispatchCon
   }
 
   resume(): void {
-    if (!this.#paused) return;
+    // undici's controller resumes only a paused request.
     this.#paused = false;
     this.#inner?.resume();
   }
@@ -126,9 +124,9 @@ export class PooledRequest extends Acquisition implements Dispatcher.DispatchCon
     const err = reason ?? new undiciErrors.RequestAbortedError();
     this.#reason = err;
     if (this.#inner) this.#inner.abort(err);
-    else if (this.#acquiring) this.giveUp(err);
-    else if (!this.#conn) this.#end(err);
-    // Otherwise the Client holds the request and has not started it: onRequestStart aborts it.
+    // Until a connection is handed over, giving up ends the request; after that it does nothing:
+    // the Client holds the request and has not started it, and its onRequestStart aborts it.
+    else this.giveUp(err);
   }
 
   // ── the undici Client's handler ──────────────────────────────────────
@@ -212,8 +210,7 @@ export class PooledRequest extends Acquisition implements Dispatcher.DispatchCon
   onResponseError(_inner: Dispatcher.DispatchController | null, err: Error): void {
     if (this.#ended) return;
     this.#ended = true;
-    const conn = this.#conn;
-    if (conn) queueMicrotask(() => this.#leave());
+    queueMicrotask(() => this.#leave());
     this.#error(err);
     this.#host.settled(this);
   }
@@ -259,7 +256,6 @@ export class PooledRequest extends Acquisition implements Dispatcher.DispatchCon
 
   /** The acquisition ended: the request runs on `conn`, or fails with `err`. */
   protected acquired(err: Error | null, conn?: PooledConnection): void {
-    this.#acquiring = false;
     if (err || !conn) {
       err ??= new undiciErrors.RequestAbortedError();
       this.#end(err === this.#reason ? err : (forHandlers(err, this.#host.closing) as Error));

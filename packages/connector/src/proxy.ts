@@ -42,10 +42,10 @@ export function checkProxy(proxy: ProxySettings): void {
 
 /** The proxy's part of a pool key: its origin and a digest of its credentials and headers. */
 export function proxyId(proxy: ProxySettings): string {
+  // JSON keeps no authorization (null) apart from an empty one (sent as an empty line); no headers
+  // and an empty list send the same.
   const secret = createHash("sha256")
-    .update(proxy.authorization ?? "")
-    .update("\0")
-    .update(JSON.stringify(proxy.headers ?? []))
+    .update(JSON.stringify([proxy.authorization, proxy.headers ?? []]))
     .digest("base64url")
     .slice(0, 16);
   return `${proxy.url.origin}#${secret}`;
@@ -108,7 +108,7 @@ export function openTunnel(
       }
       const head = buffered.subarray(0, end).toString("latin1");
       const rest = buffered.subarray(end + 4);
-      const [statusLine = "", ...headerLines] = head.split("\r\n");
+      const [statusLine, ...headerLines] = head.split("\r\n") as [string, ...string[]];
       const m = /^HTTP\/1\.[01] (\d{3})(?: (.*))?$/.exec(statusLine);
       if (!m) {
         done(
@@ -138,7 +138,7 @@ export function openTunnel(
         done(new ClientHttpProxyError(requestInfo, [], { status, message: m[2] ?? "", headers }));
         return;
       }
-      if (rest.length > 0) socket.unshift(rest);
+      socket.unshift(rest); // nothing for an empty rest
       done();
     };
     // Read with 'readable', not 'data': the bytes after the head go back with unshift() and wait,

@@ -68,10 +68,8 @@ export class AsyncResolver implements AbstractResolver {
   readonly #resolver: DnsResolver;
 
   constructor(options: AsyncResolverOptions = {}) {
-    this.#resolver = new DnsResolver({
-      ...(options.timeout !== undefined ? { timeout: options.timeout } : {}),
-      ...(options.tries !== undefined ? { tries: options.tries } : {}),
-    });
+    // dns.Resolver takes an undefined timeout or tries as not given.
+    this.#resolver = new DnsResolver({ timeout: options.timeout, tries: options.tries });
     if (options.servers) this.#resolver.setServers(options.servers);
   }
 

@@ -111,8 +111,8 @@ function describe(value: unknown): string {
   if (typeof value === "number" || typeof value === "boolean") return `${typeof value}:${value}`;
   if (value instanceof Uint8Array) return `b${createHash("sha256").update(value).digest("base64")}`;
   if (Array.isArray(value)) return `[${value.map(describe).join(",")}]`;
-  if (typeof value === "object" && Object.getPrototypeOf(value) === Object.prototype) {
-    return `{${Object.keys(value)
+  if (Object.getPrototypeOf(value) === Object.prototype) {
+    return `{${Object.keys(value as object)
       .sort()
       .map((k) => `${k}=${describe((value as Record<string, unknown>)[k])}`)
       .join(",")}}`;
@@ -137,7 +137,7 @@ export function resolveTls(ssl: SslOption): ResolvedTls {
   const verify = options.rejectUnauthorized !== false;
   const text = describe({ ...options, fingerprint: fingerprint?.toString() });
   return {
-    id: `o${createHash("sha256").update(text).digest("base64url").slice(0, 22)}`,
+    id: `o${createHash("sha256").update(text).digest("base64url")}`,
     verify,
     fingerprint,
     options,

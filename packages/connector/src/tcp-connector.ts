@@ -156,7 +156,8 @@ export class TCPConnector extends BaseConnector {
   }
 
   protected override createKey(url: URL, options: KeyOptions | undefined): PoolKey {
-    const base = super.createKey(url, options?.proxy ? { ...options, proxy: undefined } : options);
+    // The base key: the origin (without the base's refusal of proxies, which this connector takes).
+    const base = super.createKey(url, undefined);
     const requested = options?.ssl;
     const proxy = options?.proxy;
     if (proxy) checkProxy(proxy);
@@ -261,10 +262,10 @@ export class TCPConnector extends BaseConnector {
           timeout,
         );
       } catch (err) {
-        if (signal.aborted) throw signal.reason;
-        lastError = err;
+        lastError = err; // after an abort, the next turn or the check below throws its reason
       }
     }
+    signal.throwIfAborted();
     throw lastError;
   }
 
@@ -275,7 +276,7 @@ export class TCPConnector extends BaseConnector {
     attempt: ConnectAttempt,
   ): Promise<readonly ResolvedHost[]> {
     const literal = isIP(host);
-    if (literal !== 0) return [{ hostname: host, host, port, family: literal === 6 ? 6 : 4 }];
+    if (literal !== 0) return [{ hostname: host, host, port, family: literal as 4 | 6 }];
     try {
       return await raceAbort(this.#dns.resolve(host, port, attempt.trace), attempt.signal);
     } catch (err) {
@@ -316,12 +317,13 @@ export class TCPConnector extends BaseConnector {
           attempt.alpn,
         );
       } catch (err) {
-        if (signal.aborted) throw signal.reason;
         // Like aiohttp, a failure with one address (refused, timed out, bad certificate, pin
-        // mismatch) moves on to the next; the last failure is what the caller sees.
+        // mismatch) moves on to the next; the last failure is what the caller sees (after an
+        // abort: its reason, thrown by the next turn or the check below).
         lastError = err;
       }
     }
+    signal.throwIfAborted();
     throw lastError;
   }
 

@@ -1,4 +1,5 @@
 import { createServer, type RequestListener } from "node:http";
+import { Writable } from "node:stream";
 import { closedPort, sleep, startHttpServer, startRawServer } from "@x/fixtures";
 import { Agent, type Dispatcher, interceptors, RetryAgent, request } from "undici";
 import { describe, expect, it } from "vitest";
@@ -94,6 +95,53 @@ async function listenOn(port: number, handler: RequestListener): Promise<AsyncDi
       }),
   };
 }
+
+describe("compose()", () => {
+  it("request(), stream(), pipeline(), a list and a second compose() all go through the interceptors, and the composed dispatcher still closes", async () => {
+    const results = await compare(async (dispatcher) => {
+      await using srv = await startHttpServer((_req, res) => res.end("ok"));
+      const seen: string[] = [];
+      const tag =
+        (name: string): Dispatcher.DispatcherComposeInterceptor =>
+        (dispatch) =>
+        (opts, handler) => {
+          seen.push(name);
+          return dispatch(opts, handler);
+        };
+      const opts = { origin: srv.url(), path: "/", method: "GET" } as const;
+      const a = dispatcher.compose(tag("a"));
+      await (await a.request(opts)).body.text();
+      const ab = a.compose(tag("b"));
+      await (await ab.request(opts)).body.text();
+      const chunks: Buffer[] = [];
+      await a.stream(
+        opts,
+        () =>
+          new Writable({
+            write: (c: Buffer, _e, cb) => {
+              chunks.push(c);
+              cb();
+            },
+          }),
+      );
+      const piped: Buffer[] = [];
+      for await (const c of a.pipeline(opts, ({ body }) => body).end()) piped.push(c as Buffer);
+      const listed = dispatcher.compose([tag("c"), tag("d")]);
+      await (await listed.request(opts)).body.text();
+      await ab.close();
+      return {
+        seen,
+        streamed: Buffer.concat(chunks).toString(),
+        piped: Buffer.concat(piped).toString(),
+        closed: dispatcher.closed,
+      };
+    });
+    // The last interceptor given is the outermost: it sees the request first.
+    expect(results).toEqual(
+      both({ seen: ["a", "b", "a", "a", "a", "d", "c"], streamed: "ok", piped: "ok", closed: true }),
+    );
+  });
+});
 
 describe("close() and destroy()", () => {
   it("close() works on a composed dispatcher", async () => {

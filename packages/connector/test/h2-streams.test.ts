@@ -208,6 +208,32 @@ describe("an HTTP/2 connection's streams", () => {
     expect(await Promise.all(queued)).toEqual(paths.map((p) => `${p} s0 2.0`));
   });
 
+  it("a queued request aborted by another's trace as the connection takes them gets no stream, and the connection goes idle", async () => {
+    const { srv, arrived, release } = await h2Server();
+    const held: (() => void)[] = [];
+    await using other = await startHttpServer((_req, res) => held.push(() => res.end("other")));
+    await using connector = new TCPConnector({ allowH2: true, ssl: { ca: srv.ca }, limit: 1 });
+    const blocker = go(connector, other.url("/"));
+    await until(() => held.length === 1);
+    const third = new AbortController();
+    const first = go(connector, srv.url("/hold/1"));
+    // The second becomes a stream together with the third; its trace gives the third up right then.
+    const second = go(connector, srv.url("/hold/2"), {
+      trace: { onConnectionReuseconn: () => third.abort(new Error("given up")) },
+    });
+    const gaveUp = go(connector, srv.url("/hold/3"), {}, third.signal).catch((err: Error) => err.message);
+    held[0]?.();
+    expect(await blocker).toBe("other");
+    expect(await gaveUp).toBe("given up");
+    await until(() => arrived.length === 2);
+    release("/hold/1");
+    release("/hold/2");
+    expect(await Promise.all([first, second])).toEqual(["/hold/1 s0 2.0", "/hold/2 s0 2.0"]);
+    await until(() => connector.stats.idle === 1);
+    expect(connector.stats).toEqual({ acquired: 0, idle: 1, waiting: 0 });
+    expect(arrived).toEqual(["/hold/1", "/hold/2"]);
+  });
+
   it("with limit 1, requests past the 100th wait in the pool, counted as waiting", async () => {
     const { srv, arrived, release } = await h2Server();
     await using connector = new TCPConnector({ allowH2: true, ssl: { ca: srv.ca }, limit: 1 });

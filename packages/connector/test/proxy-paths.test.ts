@@ -198,6 +198,8 @@ describe("the pool key of a proxy", () => {
     expect(id()).toBe(plain);
     const ids = [
       plain,
+      // An empty authorization is sent (an empty Proxy-Authorization line): not the same proxy as none.
+      id(""),
       id("Basic eA=="),
       id("Basic eQ=="),
       id(undefined, [["X-Via", "1"]]),
