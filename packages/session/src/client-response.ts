@@ -226,8 +226,6 @@ export class ClientResponse implements AsyncDisposable, HistoryEntry {
     } catch (err) {
       this.#source.abort(err as Error);
       throw err;
-    } finally {
-      this.#source.finish();
     }
     return this.#body;
   }

@@ -204,8 +204,7 @@ export class ClientSession<Jar extends AbstractCookieJar = CookieJar> implements
       },
     });
     try {
-      const stored = policy.storeCookies(ws.headers.entries(), httpUrl(wire));
-      if (stored) await stored;
+      await policy.storeCookies(ws.headers.entries(), httpUrl(wire));
     } catch (err) {
       await ws.close();
       throw err;
@@ -387,8 +386,8 @@ export async function request(
   const session = new ClientSession({
     connector: connector ?? new TCPConnector({ forceClose: true }),
     connectorOwner: connector === undefined,
-    ...(version !== undefined ? { version } : {}),
-    ...(cookieJar !== undefined ? { cookieJar } : {}),
+    version,
+    cookieJar,
   });
   unclosed.unregister(session);
   try {

@@ -24,7 +24,9 @@ export function parseContentType(value: string | null | undefined): ContentType 
     for (const [name, v] of mime.params) params[name] = v;
     return { mimetype: mime.essence, params };
   } catch {
-    const type = value.split(";", 1)[0]?.trim().toLowerCase() ?? "";
+    // A limit of 1 always gives exactly one piece: the text before the first `;` (or all of it).
+    const [head] = value.split(";", 1) as [string];
+    const type = head.trim().toLowerCase();
     return /^[\w.+-]+\/[\w.+-]+$/.test(type) ? { mimetype: type, params: Object.freeze({}) } : DEFAULT;
   }
 }

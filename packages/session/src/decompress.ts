@@ -27,9 +27,8 @@ function decoder(coding: string): Transform | undefined {
       });
     case "zstd":
       return zstd?.();
-    default:
-      return undefined;
   }
+  return undefined;
 }
 
 /**

@@ -70,10 +70,11 @@ function parseNetrc(text: string): Map<string, Entry> | undefined {
       } else if (t === "login" || t === "user") entry.login = lex.token();
       else if (t === "account") entry.account = lex.token();
       else if (t === "password") entry.password = lex.token();
-      else if (t === "" || t === "machine" || t === "default" || t === "macdef") {
+      else {
+        // The entry ends here: the top level takes the next entry, or refuses anything else.
         lex.pushBack(t);
         break;
-      } else return undefined;
+      }
     }
     hosts.set(name, entry);
   }

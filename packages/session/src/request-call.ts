@@ -1,3 +1,4 @@
+import type { Channel } from "node:diagnostics_channel";
 import type { ConnectorTimeouts, ConnectorTrace } from "@x/connector";
 import { mergeSslParams } from "@x/connector";
 import {
@@ -55,13 +56,18 @@ export interface CallHost {
 const isThenable = <T>(value: T | Promise<T>): value is Promise<T> =>
   typeof (value as { then?: unknown } | null)?.then === "function";
 
+/** Publishes a call's event, with its session, to `channel`'s subscribers: copying `params` only for them. */
+function publish(channel: Channel, session: CallHost, params: object): void {
+  if (channel.hasSubscribers) channel.publish({ session, ...params });
+}
+
 /** Turns wire events of one hop into trace signals, channel messages and progress callbacks. */
 class HopTap implements HopObserver {
   readonly #call: RequestCall;
   readonly #request: ClientRequest;
   #sent = 0;
   #received = 0;
-  #uploadTotal: number | null;
+  readonly #uploadTotal: number | null;
   #downloadTotal: number | null = null;
 
   constructor(call: RequestCall, request: ClientRequest) {
@@ -78,8 +84,7 @@ class HopTap implements HopObserver {
     if (call.traces || sessionChannels.requestHeadersSent.hasSubscribers) {
       const params = { method: r.method, url: r.url, headers: r.headers.toHeaders() };
       call.traces?.fire("onRequestHeadersSent", params);
-      if (sessionChannels.requestHeadersSent.hasSubscribers)
-        sessionChannels.requestHeadersSent.publish({ session: call.session, ...params });
+      publish(sessionChannels.requestHeadersSent, call.session, params);
     }
   }
 
@@ -92,10 +97,6 @@ class HopTap implements HopObserver {
       sessionChannels.requestChunkSent.publish({ session: call.session, method, url, chunk });
     }
     call.uploadProgress?.({ loaded: this.#sent, total: this.#uploadTotal });
-  }
-
-  requestSent(): void {
-    if (this.#uploadTotal === null) this.#uploadTotal = this.#sent;
   }
 
   responseStarted(contentLength: number | null): void {
@@ -140,7 +141,6 @@ export class RequestCall {
   #timer: NodeJS.Timeout | undefined;
   #failure: Error | undefined;
   #unwatch: (() => void) | undefined;
-  #cleaned = false;
   #startUrl: URL | undefined;
   #startHeaders: Headers | undefined;
   /** Made when something asks for the call's signal (a middleware, a retry's sleep): most calls never do. */
@@ -169,7 +169,7 @@ export class RequestCall {
     this.downloadProgress = options.onDownloadProgress;
     const middlewares = options.middlewares ?? cfg.middlewares;
     const wire: ClientHandler = (request) => this.#send(request);
-    this.#handler = middlewares.length > 0 ? compose(middlewares, wire) : wire;
+    this.#handler = compose(middlewares, wire);
     if (
       options.timeout !== undefined &&
       (options.readTimeout !== undefined || options.connTimeout !== undefined)
@@ -235,8 +235,7 @@ export class RequestCall {
           exception: err,
         };
         await this.traces?.send("onRequestException", params);
-        if (sessionChannels.requestException.hasSubscribers)
-          sessionChannels.requestException.publish({ session: this.#host, ...params });
+        publish(sessionChannels.requestException, this.#host, params);
       }
       throw err;
     }
@@ -244,7 +243,7 @@ export class RequestCall {
 
   /** Fails the call: the hop on the wire is aborted, or the body being read errors. */
   #fail(err: Error): void {
-    if (this.#failure || this.#cleaned) return;
+    if (this.#failure) return;
     this.#failure = err;
     this.#abort?.abort(err);
     const final = this.#final?.deref();
@@ -252,9 +251,8 @@ export class RequestCall {
     else this.#current?.abort(err);
   }
 
+  /** Stops the timer and the signal's watch: from here nothing can fail the call. */
   #cleanup(): void {
-    if (this.#cleaned) return;
-    this.#cleaned = true;
     clearTimeout(this.#timer);
     this.#unwatch?.();
   }
@@ -310,8 +308,7 @@ export class RequestCall {
       this.#startHeaders = policy.userHeaders.toHeaders();
       const params = { method, url: realUrl, headers: this.#startHeaders };
       await this.traces?.send("onRequestStart", params);
-      if (sessionChannels.requestStart.hasSubscribers)
-        sessionChannels.requestStart.publish({ session: this.#host, ...params });
+      publish(sessionChannels.requestStart, this.#host, params);
     }
     let rawTarget: string | undefined;
     for (;;) {
@@ -388,8 +385,7 @@ export class RequestCall {
             response,
           };
           await this.traces?.send("onRequestEnd", params);
-          if (sessionChannels.requestEnd.hasSubscribers)
-            sessionChannels.requestEnd.publish({ session: this.#host, ...params });
+          publish(sessionChannels.requestEnd, this.#host, params);
         }
         await this.#raiseForStatus(response);
         return response;
@@ -397,8 +393,7 @@ export class RequestCall {
       if (this.traces || sessionChannels.requestRedirect.hasSubscribers) {
         const params = { method, url, headers: headers.toHeaders(), response };
         await this.traces?.send("onRequestRedirect", params);
-        if (sessionChannels.requestRedirect.hasSubscribers)
-          sessionChannels.requestRedirect.publish({ session: this.#host, ...params });
+        publish(sessionChannels.requestRedirect, this.#host, params);
       }
       history.push(response);
       response.setHistory([...history]);

@@ -262,7 +262,7 @@ export class RequestPolicy {
     const own = this.#requestCookies;
     if (own !== undefined) {
       const merged = new Map<string, SendableCookie>(jar);
-      const quoteCookie = this.#config.cookieJar.quoteCookie ?? true;
+      const { quoteCookie } = this.#config.cookieJar;
       for (const [name, cookie] of requestCookies(own, httpUrl(url), { quoteCookie }))
         merged.set(name, cookie);
       found = merged;

@@ -45,7 +45,6 @@ export interface HopContext {
 export interface HopObserver {
   headersSent(): void;
   chunkSent(chunk: Buffer): void;
-  requestSent(): void;
   chunkReceived(chunk: Buffer): void;
   responseStarted(contentLength: number | null): void;
 }
@@ -106,6 +105,7 @@ export class ResponseHandler implements ResponseSource {
   #heldReader: StreamReader | undefined;
   #readerRef: WeakRef<StreamReader> | undefined;
   #pinned: StreamReader | undefined;
+  /** The response promise is settled (rejected, or its head handed out): later errors go to the body. */
   #settled = false;
   #complete = false;
   #finished = false;
@@ -139,7 +139,7 @@ export class ResponseHandler implements ResponseSource {
    */
   #sent(): void {
     const read = this.#ctx.sockRead;
-    if (read === null || read <= 0 || this.#readTimer || this.#finished) return;
+    if (read === null || this.#readTimer || this.#finished) return;
     this.#readTimer = setTimeout(() => {
       if (this.#readerPaused) {
         this.#readTimer?.refresh();
@@ -185,7 +185,6 @@ export class ResponseHandler implements ResponseSource {
 
   /** The whole request body went out (reported by the session's body wrapper). */
   bodyEnded(): void {
-    this.#ctx.observer?.requestSent();
     this.#sent();
   }
 
@@ -216,10 +215,8 @@ export class ResponseHandler implements ResponseSource {
     if (this.#complete || this.#abortReason) return;
     this.#abortReason = reason;
     this.#controller?.abort(reason);
-    if (!this.#settled) {
-      this.#settled = true;
-      this.#rejectWith(reason);
-    } else {
+    if (!this.#settled) this.#rejectWith(reason);
+    else {
       this.#reader?.setException(reason);
       for (const d of this.#decoders ?? []) d.destroy();
     }
@@ -228,11 +225,10 @@ export class ResponseHandler implements ResponseSource {
 
   /** @internal The response's reader was garbage-collected: an unfinished body gives up its connection. */
   abandon(): void {
-    if (!this.#complete && !this.#finished) this.#abandoned();
+    this.#abandoned();
   }
 
   finish(): void {
-    if (this.#finished) return;
     this.#finished = true;
     this.#unguard?.();
     abandonment.unregister(this);
@@ -324,7 +320,6 @@ export class ResponseHandler implements ResponseSource {
       try {
         this.#decoders = decodersFor(contentEncoding, ctx.decompress);
       } catch (err) {
-        this.#settled = true;
         this.#abortReason = err as Error;
         controller.abort(err as Error);
         this.#rejectWith(err);
@@ -426,10 +421,8 @@ export class ResponseHandler implements ResponseSource {
             headersReceived: this.#headersReceived,
             requestInfo: () => this.#ctx.requestInfo,
           }) as Error);
-    if (!this.#settled) {
-      this.#settled = true;
-      this.#rejectWith(reported);
-    } else {
+    if (!this.#settled) this.#rejectWith(reported);
+    else {
       this.#reader?.setException(reported);
       for (const d of this.#decoders ?? []) d.destroy();
     }
@@ -494,6 +487,7 @@ export class ResponseHandler implements ResponseSource {
   }
 
   #rejectWith(err: unknown): void {
+    this.#settled = true;
     const reject = this.#reject;
     this.#resolve = this.#reject = settledAlready;
     reject(err);
@@ -528,7 +522,6 @@ export class ResponseHandler implements ResponseSource {
       status: 400,
       message: `${message} (status ${status})`,
     });
-    this.#settled = true;
     this.#abortReason = err;
     this.#controller?.abort(err);
     this.#rejectWith(err);

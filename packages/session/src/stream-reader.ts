@@ -81,15 +81,7 @@ export class StreamReader implements AsyncIterable<Buffer> {
 
   /** @internal Up to `max` bytes of what is buffered, left in place. */
   peek(max: number): Buffer {
-    const parts: Buffer[] = [];
-    let size = 0;
-    for (const chunk of this.#chunks) {
-      if (size >= max) break;
-      const piece = chunk.length > max - size ? chunk.subarray(0, max - size) : chunk;
-      parts.push(piece);
-      size += piece.length;
-    }
-    return parts.length === 1 ? parts[0]! : Buffer.concat(parts);
+    return Buffer.concat(this.#chunks, Math.min(max, this.#size));
   }
 
   /**
@@ -118,7 +110,7 @@ export class StreamReader implements AsyncIterable<Buffer> {
    * holding every piece and joining them at the end (half the peak memory, less to collect).
    */
   expectLength(length: number): void {
-    if (Number.isSafeInteger(length) && length > 0 && length <= MAX_COLLECT) this.#expected = length;
+    if (Number.isSafeInteger(length) && length <= MAX_COLLECT) this.#expected = length;
   }
 
   /** @internal Counts body bytes as they came off the wire, before any decoding. */
@@ -271,7 +263,7 @@ export class StreamReader implements AsyncIterable<Buffer> {
    * @throws {ClientPayloadError} when no separator comes within `maxLineSize` bytes.
    */
   async readuntil(separator: string | Uint8Array = "\n"): Promise<Buffer> {
-    const sep = typeof separator === "string" ? Buffer.from(separator) : Buffer.from(separator);
+    const sep = Buffer.from(separator);
     if (sep.length === 0) throw new InvalidArgumentError("separator must not be empty");
     for (;;) {
       this.#check();

@@ -18,9 +18,9 @@ const UNSAFE = /[\r\n\0]/;
  * some host, RFC 3986 does not. `undefined` for anything else (relative references included).
  */
 export function malformedHttpUrl(text: string): string | undefined {
-  const m = /^\s*(https?|wss?):(.*)$/is.exec(text);
+  const m = /^\s*(https?|wss?):/i.exec(text);
   if (!m) return undefined;
-  const rest = m[2] ?? "";
+  const rest = text.slice(m[0].length);
   if (!rest.startsWith("//")) return `${m[1]}: must be followed by // and a host`;
   if (/^\/\/[/?#]|^\/\/$/.test(rest)) return "the URL has an empty host";
   return undefined;
@@ -102,7 +102,6 @@ export function withParams(url: URL, params: ParamsInput | undefined): URL {
     if (!Array.isArray(entry) || entry.length !== 2)
       throw new InvalidArgumentError("params must be [name, value] pairs");
     const [name, value] = entry;
-    if (value === undefined || value === null) continue;
     for (const v of Array.isArray(value) ? value : [value]) {
       if (v === undefined || v === null) continue;
       if (typeof v !== "string" && typeof v !== "number" && typeof v !== "boolean") {
