@@ -4,7 +4,7 @@ import { startHttp2Server, startHttpsServer } from "@x/fixtures";
 import { request } from "undici";
 import { describe, expect, it } from "vitest";
 import { type ConnectionInfo, TCPConnector } from "../src/index.js";
-import { send } from "./helpers.js";
+import { send, until } from "./helpers.js";
 
 /** A handler answering `name /path` after `ms`, counting the requests it holds at once. */
 function slow(name: string, ms = 20) {
@@ -126,13 +126,14 @@ describe("HTTP/2 (allowH2)", () => {
   });
 
   it("hands freed streams only to queued requests still waiting, never to an aborted one or to connect()", async () => {
-    const { seen, handler } = slow("h2", 30);
+    // Held long enough that the first 100 are all in flight before any ends, even on a busy machine.
+    const { seen, handler } = slow("h2", 500);
     await using srv = await startHttp2Server(handler);
     await using connector = new TCPConnector({ allowH2: true, ssl: { ca: srv.ca }, limit: 1 });
     const go = (i: number, signal?: AbortSignal) =>
       request(srv.url(`/${i}`), { dispatcher: connector, signal }).then((r) => r.body.text());
     const first = Array.from({ length: 100 }, (_, i) => go(i));
-    await new Promise((r) => setTimeout(r, 10));
+    await until(() => seen.inFlight === 100);
     // The connection carries 100 streams: these queue in the pool.
     const aborts = Array.from({ length: 5 }, () => new AbortController());
     const aborted = aborts.map((ac, i) => go(100 + i, ac.signal).catch((e: unknown) => e));
