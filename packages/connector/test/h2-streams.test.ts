@@ -48,6 +48,24 @@ async function h2Server(): Promise<{
   };
 }
 
+/**
+ * A connector with `limit: 1` whose one place a request to another server holds, so that requests
+ * to the HTTP/2 server queue in the pool; `unblock()` ends that request.
+ */
+async function behindABlocker() {
+  const h2 = await h2Server();
+  const held: (() => void)[] = [];
+  const other = await startHttpServer((_req, res) => held.push(() => res.end("other")));
+  const connector = new TCPConnector({ allowH2: true, ssl: { ca: h2.srv.ca }, limit: 1 });
+  const blocker = go(connector, other.url("/"));
+  await until(() => held.length === 1);
+  const unblock = async () => {
+    held[0]?.();
+    expect(await blocker).toBe("other");
+  };
+  return { ...h2, other, connector, unblock };
+}
+
 /** A TCPConnector whose https connection attempts wait for whatever `before` decides. */
 class SlowOpening extends TCPConnector {
   httpsAttempts = 0;
@@ -191,17 +209,13 @@ describe("an HTTP/2 connection's streams", () => {
   });
 
   it("with limit 1, requests queued in the pool become streams of the connection as soon as it opens", async () => {
-    const { srv, arrived, release } = await h2Server();
-    const held: (() => void)[] = [];
-    await using other = await startHttpServer((_req, res) => held.push(() => res.end("other")));
-    await using connector = new TCPConnector({ allowH2: true, ssl: { ca: srv.ca }, limit: 1 });
-    const blocker = go(connector, other.url("/"));
-    await until(() => held.length === 1);
+    const { srv, arrived, release, unblock, ...b } = await behindABlocker();
+    await using _other = b.other;
+    await using connector = b.connector;
     const paths = ["/hold/1", "/hold/2", "/hold/3"];
     const queued = paths.map((p) => go(connector, srv.url(p)));
     expect(connector.stats.waiting).toBe(3);
-    held[0]?.();
-    expect(await blocker).toBe("other");
+    await unblock();
     await until(() => arrived.length === 3);
     expect(connector.stats).toEqual({ acquired: 1, idle: 0, waiting: 0 });
     for (const p of paths) release(p);
@@ -209,12 +223,9 @@ describe("an HTTP/2 connection's streams", () => {
   });
 
   it("a queued request aborted by another's trace as the connection takes them gets no stream, and the connection goes idle", async () => {
-    const { srv, arrived, release } = await h2Server();
-    const held: (() => void)[] = [];
-    await using other = await startHttpServer((_req, res) => held.push(() => res.end("other")));
-    await using connector = new TCPConnector({ allowH2: true, ssl: { ca: srv.ca }, limit: 1 });
-    const blocker = go(connector, other.url("/"));
-    await until(() => held.length === 1);
+    const { srv, arrived, release, unblock, ...b } = await behindABlocker();
+    await using _other = b.other;
+    await using connector = b.connector;
     const third = new AbortController();
     const first = go(connector, srv.url("/hold/1"));
     // The second becomes a stream together with the third; its trace gives the third up right then.
@@ -222,8 +233,7 @@ describe("an HTTP/2 connection's streams", () => {
       trace: { onConnectionReuseconn: () => third.abort(new Error("given up")) },
     });
     const gaveUp = go(connector, srv.url("/hold/3"), {}, third.signal).catch((err: Error) => err.message);
-    held[0]?.();
-    expect(await blocker).toBe("other");
+    await unblock();
     expect(await gaveUp).toBe("given up");
     await until(() => arrived.length === 2);
     release("/hold/1");
