@@ -331,9 +331,9 @@ export function truncatedBody(body: RequestBody, length: number): RequestBody {
     const source = body.take();
     return (async function* () {
       let left = length;
-      const input = Buffer.isBuffer(source)
-        ? [source]
-        : source instanceof Blob
+      // Bytes are cut before (the request keeps a cut copy); what is left is a Blob or a stream.
+      const input =
+        source instanceof Blob
           ? toBytes(Readable.fromWeb(source.stream() as never))
           : (source as AsyncIterable<Uint8Array>);
       for await (const chunk of input) {

@@ -42,8 +42,8 @@ export class HeaderList {
       }
       return;
     }
-    if (typeof input !== "object" || input === null)
-      throw new InvalidArgumentError("headers must be an object");
+    // from() passes no null: only a truthy input gets here.
+    if (typeof input !== "object") throw new InvalidArgumentError("headers must be an object");
     for (const [name, value] of Object.entries(input)) {
       // undefined and null mean "leave it out", as everywhere a record is taken.
       if (value === undefined || value === null) continue;

@@ -533,12 +533,8 @@ export class ResponseHandler implements ResponseSource {
     const last = decoders[decoders.length - 1]!;
     const max = this.#ctx.decompress.maxSize;
     let produced = 0;
-    const fail = (err: Error) => {
-      if (this.#complete) {
-        this.#reader?.setException(err);
-        this.finish();
-      } else this.abort(err);
-    };
+    // The body is complete only once the last decoder ended: a decoder's failure is always before.
+    const fail = (err: Error) => this.abort(err);
     last.on("data", (chunk: Buffer) => {
       produced += chunk.length;
       if (produced > max) {

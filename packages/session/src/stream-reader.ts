@@ -92,7 +92,8 @@ export class StreamReader implements AsyncIterable<Buffer> {
     const parts: Buffer[] = [];
     let size = 0;
     try {
-      while (size < max) {
+      for (;;) {
+        // Once `max` bytes are in, read(0) gives nothing and ends the loop, as the end of the body does.
         const chunk = await this.read(max - size);
         if (chunk.length === 0) break;
         parts.push(chunk);

@@ -1,5 +1,5 @@
 import { ClientConnectionError, ClientPayloadError, ClientResponseError, ContentTypeError } from "@x/errors";
-import { type RawConnection, startHttpServer, startRawServer } from "@x/fixtures";
+import { type RawConnection, sleep, startHttpServer, startRawServer } from "@x/fixtures";
 import { describe, expect, it } from "vitest";
 import { ClientSession, type ClientSessionOptions } from "../src/index.js";
 import { ScriptedDispatcher } from "./scripted-dispatcher.js";
@@ -204,6 +204,22 @@ describe("status checks", () => {
       expect(Buffer.isBuffer(err.body)).toBe(true);
       expect(err.body).toEqual(body);
     }
+  });
+
+  it("raiseForStatus: true keeps the first 8 KiB of an error body that comes in pieces", async () => {
+    const rest = "b".repeat(10_000);
+    await using srv = await startRawServer(async (conn) => {
+      await conn.readHead();
+      await conn.write(
+        `HTTP/1.1 500 Internal Server Error\r\nContent-Type: text/plain\r\nContent-Length: ${100 + rest.length}\r\n\r\n${"a".repeat(100)}`,
+      );
+      await sleep(30);
+      await conn.end(rest);
+    });
+    await using session = new ClientSession({ raiseForStatus: true });
+    const err = (await thrown(() => session.get(srv.url("/")))) as ClientResponseError;
+    expect(err.status).toBe(500);
+    expect(err.body).toBe("a".repeat(100) + "b".repeat(8192 - 100));
   });
 
   it("raiseForStatus: true keeps what arrived of a body that then failed", async () => {

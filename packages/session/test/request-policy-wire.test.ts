@@ -72,6 +72,21 @@ describe("auto headers next to the caller's", () => {
     },
   );
 
+  it.each(["QUERY", "PROPFIND", "PROPPATCH"])(
+    "a bodiless %s says Content-Length: 0 (undici sends it for the methods that expect a body) and no Content-Type",
+    async (method) => {
+      await using srv = await startHttpServer(echo);
+      await using session = new ClientSession();
+      await using resp = await session.request(method, srv.url("/thing"));
+      const reply = await echoed(resp);
+      expect([reply.method, reply.length]).toEqual([method, 0]);
+      expect(all(reply, "content-length")).toEqual(["0"]);
+      expect(all(reply, "content-type")).toEqual([]);
+      expect(resp.requestInfo.headers.get("content-length")).toBe("0");
+      expect(resp.requestInfo.headers.has("content-type")).toBe(false);
+    },
+  );
+
   it.each(["DELETE", "PURGE"])(
     "a bodiless %s gets neither Content-Type nor Content-Length, and requestInfo says so",
     async (method) => {
