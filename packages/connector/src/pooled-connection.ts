@@ -137,9 +137,8 @@ export class PooledConnection {
     this.#h2 = (socket as { alpnProtocol?: string | false }).alpnProtocol === "h2";
   }
 
-  /** @internal Counts a request on `socket`; true when the socket had carried one before. */
-  useSocket(socket: Socket | undefined): boolean {
-    if (socket === undefined || socket !== this.#socket) return false;
+  /** @internal Counts a request on the connection's socket; true when the socket had carried one before. */
+  useSocket(): boolean {
     return this.#socketUses++ > 0;
   }
 

@@ -140,8 +140,8 @@ export class PooledRequest extends Acquisition implements Dispatcher.DispatchCon
     if (this.#paused) inner.pause();
     const conn = this.#conn!;
     const onConnection = this.#x?.onConnection;
-    if (onConnection) onConnection({ connection: conn, reused: conn.useSocket(conn.socket) });
-    else conn.useSocket(conn.socket);
+    if (onConnection) onConnection({ connection: conn, reused: conn.useSocket() });
+    else conn.useSocket();
   }
 
   onResponseStarted(): void {
