@@ -104,7 +104,7 @@ export abstract class Acquisition implements SharingWaiter {
 
   /** Gives up: {@link Acquisition.acquired} gets `reason`. A connection already handed over is not affected. */
   giveUp(reason: Error): void {
-    if (this.#done) return;
+    // Once done (#opening is cleared by then), the pool has it no more and #finish does nothing.
     if (this.#opening) {
       this.#opening.abort(reason);
       return;

@@ -54,7 +54,7 @@ export class ConnectionClients {
       ...(h2 ? { allowH2: true, maxConcurrentStreams: MAX_STREAMS } : {}),
       keepAliveTimeout: keepAlive,
       keepAliveMaxTimeout: keepAlive,
-      ...(settings.maxHeaderSize !== undefined ? { maxHeaderSize: settings.maxHeaderSize } : {}),
+      maxHeaderSize: settings.maxHeaderSize, // undefined: undici's default
     });
     const emitter = this.#emitter;
     client.on("disconnect", (origin: URL, targets: readonly unknown[], err: Error) => {

@@ -159,7 +159,7 @@ export class PooledRequest extends Acquisition implements Dispatcher.DispatchCon
     statusText?: string,
   ): void {
     if (this.#ended) return;
-    const connection = headers?.connection;
+    const connection = headers.connection;
     if (connection !== undefined && /close/i.test(String(connection))) this.#keepAlive = false;
     try {
       this.#handler.onResponseStart?.(this, statusCode, headers, statusText);

@@ -115,6 +115,9 @@ describe("close() and destroy() with callbacks", () => {
     const err = await done;
     expect(err).toBeInstanceOf(undiciErrors.InvalidArgumentError);
     expect((err as Error).message).toBe("opts must be an object.");
+    const text = collect();
+    expect(connector.dispatch("http://example.test/" as never, text.handler)).toBe(false);
+    expect(((await text.done) as Error).message).toBe("opts must be an object.");
   });
 });
 

@@ -73,6 +73,10 @@ describe("verifySsl for TLS options", () => {
     expect(new TCPConnector({ ssl: { rejectUnauthorized: false } }).verifySsl).toBe(false);
     expect(new TCPConnector({ ssl: { rejectUnauthorized: true } }).verifySsl).toBe(true);
     expect(new TCPConnector({ ssl: { ca: "x" } }).verifySsl).toBe(true);
+    // An option set to undefined or null is taken as not given.
+    expect(new TCPConnector({ ssl: { ca: "x", cert: undefined, passphrase: null as never } }).verifySsl).toBe(
+      true,
+    );
   });
 });
 
