@@ -114,6 +114,21 @@ describe("HTTP/2 (allowH2)", () => {
     expect(connector.stats).toEqual({ acquired: 0, idle: 5, waiting: 0 });
   });
 
+  it("a request made while an HTTP/1.1 answer to allowH2 is in flight gets a connection of its own", async () => {
+    const held: (() => void)[] = [];
+    await using srv = await startHttpsServer((req, res) => held.push(() => res.end(`h1 ${req.url}`)));
+    await using connector = new TCPConnector({ allowH2: true, ssl: { ca: srv.ca } });
+    const go = (path: string) => request(srv.url(path), { dispatcher: connector }).then((r) => r.body.text());
+    const first = go("/1");
+    await until(() => held.length === 1);
+    // The first connection spoke HTTP/1.1: it is no HTTP/2 connection to share.
+    const second = go("/2");
+    await until(() => held.length === 2);
+    for (const answer of held) answer();
+    expect(await Promise.all([first, second])).toEqual(["h1 /1", "h1 /2"]);
+    expect(srv.stats.accepted).toBe(2);
+  });
+
   it("fails each request that waited for a connection that could not be opened, none hangs", async () => {
     await using srv = await startHttp2Server((_req, res) => res.end("never"));
     await using connector = new TCPConnector({ allowH2: true });
