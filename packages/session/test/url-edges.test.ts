@@ -72,6 +72,18 @@ describe("malformed http(s) and ws(s) URLs", () => {
       expect(seen).toEqual([path.replace(/#.*$/, "")]);
     },
   );
+
+  it("a path that ends in // is no empty host", async () => {
+    const seen: string[] = [];
+    await using srv = await startHttpServer((req, res) => {
+      seen.push(req.url ?? "");
+      res.end("ok");
+    });
+    await using session = new ClientSession();
+    await using resp = await session.get(`http://127.0.0.1:${srv.port}//`);
+    expect(resp.status).toBe(200);
+    expect(seen).toEqual(["//"]);
+  });
 });
 
 describe("errors carry the parser's reason", () => {
@@ -126,6 +138,7 @@ describe("credentials in the URL", () => {
     expect(auth).toEqual([`Basic ${Buffer.from(":s3cret").toString("base64")}`]);
     expect(resp.url.href).toBe(srv.url("/x"));
     expect(resp.requestInfo.url.href).toBe(srv.url("/x"));
+    expect(resp.realUrl.href).toBe(srv.url("/x"));
   });
 
   it("leaves realUrl (in results, errors and traces) without credentials, as aiohttp; the fragment stays", async () => {
