@@ -14,14 +14,22 @@ describe("DNS cache", () => {
     const resolver = new TableResolver({ "svc.test": ["127.0.0.1"] });
     await using connector = new TCPConnector({ resolver, ttlDnsCache: 100, forceClose: true });
     const url = `http://svc.test:${srv.port}/`;
-    await get(connector, url);
-    await get(connector, url);
-    expect(resolver.calls).toEqual(["svc.test"]);
-    expect([...connector.cachedHosts.keys()]).toEqual([`svc.test:${srv.port}`]);
-    await new Promise((r) => setTimeout(r, 150));
-    expect(connector.cachedHosts.size).toBe(0);
-    await get(connector, url);
-    expect(resolver.calls).toEqual(["svc.test", "svc.test"]);
+    // The clock stands still while two requests go out, then moves past the TTL.
+    const start = Date.now();
+    const clock = vi.spyOn(Date, "now").mockReturnValue(start);
+    try {
+      await get(connector, url);
+      clock.mockReturnValue(start + 99);
+      await get(connector, url);
+      expect(resolver.calls).toEqual(["svc.test"]);
+      expect([...connector.cachedHosts.keys()]).toEqual([`svc.test:${srv.port}`]);
+      clock.mockReturnValue(start + 100);
+      expect(connector.cachedHosts.size).toBe(0);
+      await get(connector, url);
+      expect(resolver.calls).toEqual(["svc.test", "svc.test"]);
+    } finally {
+      clock.mockRestore();
+    }
   });
 
   it("keeps answers forever with ttlDnsCache null, until cleared", async () => {

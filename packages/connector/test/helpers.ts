@@ -36,13 +36,7 @@ export class TableResolver implements AbstractResolver {
   }
 }
 
-export async function until(check: () => boolean, ms = 3000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!check()) {
-    if (Date.now() > end) throw new Error("condition not reached in time");
-    await new Promise((r) => setTimeout(r, 5));
-  }
-}
+export { until } from "@x/fixtures";
 
 /**
  * `undici.request` through `dispatcher`, body read as text; a failure is reported as `@x/errors`

@@ -8,7 +8,7 @@ import {
   InvalidUrlClientError,
   NonHttpUrlClientError,
 } from "@x/errors";
-import { type RawConnection, startHttpServer, startProxyServer, startRawServer } from "@x/fixtures";
+import { type RawConnection, startHttpServer, startProxyServer, startRawServer, until } from "@x/fixtures";
 import { describe, expect, it } from "vitest";
 import { type ProxySettings, proxyId, proxyOption, proxySettings, TCPConnector } from "../src/index.js";
 import { send } from "./helpers.js";
@@ -373,22 +373,25 @@ describe("while CONNECT is in flight", () => {
   it("an abort ends it at once with the signal's reason and closes the proxy connection", async () => {
     const controller = new AbortController();
     const reason = new Error("caller gave up");
-    let proxyClosed = false;
+    await using proxy = await startRawServer(async (conn) => {
+      await conn.readHead();
+      controller.abort(reason);
+    });
+    await using connector = new TCPConnector();
     const started = Date.now();
-    const { result } = await tunnel(
-      async (conn) => {
-        await conn.readHead();
-        controller.abort(reason);
-        await conn.readToEnd().catch(() => {});
-        proxyClosed = true;
-      },
-      { signal: controller.signal, sockConnect: 3000 },
-    );
+    const result = await connector
+      .connect({
+        url: "http://target.test:8080/",
+        proxy: { url: new URL(`http://127.0.0.1:${proxy.port}`) },
+        timeout: { sockConnect: 10_000 },
+        signal: controller.signal,
+      })
+      .catch((e: unknown) => e);
     expect(result).toBe(reason);
     // Long before the attempt's own timeout.
-    expect(Date.now() - started).toBeLessThan(1500);
-    await new Promise((r) => setTimeout(r, 20));
-    expect(proxyClosed).toBe(true);
+    expect(Date.now() - started).toBeLessThan(5000);
+    // The proxy is still up: only the connector can have closed this connection.
+    await until(() => proxy.connections[0]?.ended === true);
   });
 
   it("the timeout names the proxy's host", async () => {
@@ -419,9 +422,9 @@ describe("while CONNECT is in flight", () => {
         await conn.readToEnd().catch(() => {});
       },
       {
-        sockConnect: 100,
+        sockConnect: 1000,
         use: async (socket) => {
-          await new Promise((r) => setTimeout(r, 250));
+          await new Promise((r) => setTimeout(r, 1200));
           socket.write("ping");
           return readFrom(socket, 4);
         },

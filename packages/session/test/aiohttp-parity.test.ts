@@ -326,13 +326,13 @@ describe("odd answers", () => {
 describe("timeouts", () => {
   async function* slowUpload(): AsyncGenerator<Buffer> {
     yield Buffer.from("first;");
-    await sleep(300);
+    await sleep(1000);
     yield Buffer.from("second");
   }
 
   it("9. sockRead starts once the request has been sent", async () => {
-    // Before: the sockRead timer ran while the body was still being uploaded, so a 300 ms pause
-    // in a streamed upload failed with SocketTimeoutError after 150 ms.
+    // Before: the sockRead timer ran while the body was still being uploaded, so a 1 s pause
+    // in a streamed upload failed with SocketTimeoutError after 600 ms.
     const bodies: string[] = [];
     await using prompt = await startHttpServer(async (req, res) => {
       // The upload cut by the total timeout ends the request early: `aborted` is expected then.
@@ -342,24 +342,24 @@ describe("timeouts", () => {
       res.end("thanks");
     });
     await using session = new ClientSession();
-    const resp = await session.post(prompt.url("/up"), { data: slowUpload(), timeout: { sockRead: 150 } });
+    const resp = await session.post(prompt.url("/up"), { data: slowUpload(), timeout: { sockRead: 600 } });
     expect(await resp.text()).toBe("thanks");
     expect(bodies).toEqual(["first;second"]);
 
     // The total timeout still covers the upload.
     const total = await session
-      .post(prompt.url("/up"), { data: slowUpload(), timeout: { sockRead: 150, total: 200 } })
+      .post(prompt.url("/up"), { data: slowUpload(), timeout: { sockRead: 600, total: 800 } })
       .catch((e: unknown) => e);
     expect(total).toBeInstanceOf(TotalTimeoutError);
 
-    // Once the body is sent, sockRead applies: a head 400 ms after the body fails.
+    // Once the body is sent, sockRead applies: a head 1.5 s after the body fails.
     await using slow = await startHttpServer(async (req, res) => {
       if ((await readBody(req).catch(() => undefined)) === undefined) return;
-      await sleep(400);
+      await sleep(1500);
       if (!res.destroyed) res.end("late");
     });
     const late = await session
-      .post(slow.url("/up"), { data: slowUpload(), timeout: { sockRead: 150 } })
+      .post(slow.url("/up"), { data: slowUpload(), timeout: { sockRead: 600 } })
       .catch((e: unknown) => e);
     expect(late).toBeInstanceOf(SocketTimeoutError);
   });

@@ -9,7 +9,7 @@ import {
   TimeoutError,
   TotalTimeoutError,
 } from "@x/errors";
-import { type ProxyTestServer, startHttpServer, startProxyServer, type TestServer } from "@x/fixtures";
+import { type ProxyTestServer, startHttpServer, startProxyServer, type TestServer, until } from "@x/fixtures";
 import {
   Agent,
   Client,
@@ -226,7 +226,7 @@ describe("any undici 7 dispatcher as the session's connector", () => {
         const arrivedBefore = state.paths.filter((p) => p === "/hold").length;
         const pending = session.get("hold?abort", { signal: controller.signal });
         const settled = pending.catch((e: unknown) => e);
-        await waitUntil(() => state.paths.filter((p) => p === "/hold").length > arrivedBefore);
+        await until(() => state.paths.filter((p) => p === "/hold").length > arrivedBefore);
         controller.abort(reason);
         expect(await settled).toBe(reason);
       }
@@ -368,12 +368,4 @@ function headerMap(headers: unknown): Map<string, string> {
     for (const [k, v] of Object.entries(headers)) out.set(k.toLowerCase(), String(v));
   }
   return out;
-}
-
-async function waitUntil(ready: () => boolean, timeoutMs = 5000): Promise<void> {
-  const until = Date.now() + timeoutMs;
-  while (!ready()) {
-    if (Date.now() > until) throw new Error("condition not met in time");
-    await new Promise((r) => setTimeout(r, 5));
-  }
 }

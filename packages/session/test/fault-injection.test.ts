@@ -17,6 +17,7 @@ import {
   startDnsServer,
   startRawServer,
   testCertificates,
+  until,
 } from "@x/fixtures";
 import { afterEach, describe, expect, it } from "vitest";
 import { ClientSession, type ClientSessionOptions } from "../src/index.js";
@@ -66,7 +67,8 @@ describe("fault injection", () => {
     });
     const s = session();
     await (await s.get(srv.url("/1"))).read();
-    await sleep(30);
+    // The client has seen the close once it has closed its own side.
+    await until(() => srv.connections[0]?.ended === true);
     expect(await (await s.post(srv.url("/2"), { data: "x" })).text()).toBe("ok");
     expect(srv.connections).toHaveLength(2);
   });

@@ -15,7 +15,7 @@ import {
   WSMessageTypeError,
   WSServerHandshakeError,
 } from "@x/errors";
-import { rawWsHandshake, sleep, startRawServer, startWsServer } from "@x/fixtures";
+import { rawWsHandshake, sleep, startRawServer, startWsServer, until } from "@x/fixtures";
 import { describe, expect, it } from "vitest";
 import { WebSocketServer } from "ws";
 import { WSMsgType, wsConnect } from "../src/index.js";
@@ -96,13 +96,14 @@ describe("closing", () => {
         s.close(4000, "bye now");
       },
     });
+    // The server sees its close completed only once it has read the client's answer.
     await using ws = await wsConnect(srv.url("/"));
     const msg = await ws.receive();
     expect(msg).toMatchObject({ type: WSMsgType.CLOSE, data: 4000, extra: "bye now" });
     expect((await ws.receive()).type).toBe(WSMsgType.CLOSED);
     expect(ws.closeCode).toBe(4000);
     expect(ws.closed).toBe(true);
-    await sleep(20);
+    await until(() => clientCode !== 0);
     expect(clientCode).toBe(4000);
     expect(await ws.close()).toBe(false);
   });
@@ -116,7 +117,7 @@ describe("closing", () => {
     expect(await ws.close({ code: 4321, message: "client bye" })).toBe(true);
     expect(ws.closed).toBe(true);
     expect(ws.closeCode).toBe(4321);
-    await sleep(20);
+    await until(() => seen.length > 0);
     expect(seen).toEqual([[4321, "client bye"]]);
     await expect(ws.sendStr("late")).rejects.toBeInstanceOf(ClientConnectionResetError);
   });
@@ -147,7 +148,7 @@ describe("ping, pong and heartbeat", () => {
     });
     await using ws = await wsConnect(srv.url("/"));
     expect(await ws.receiveStr()).toBe("after ping");
-    await sleep(20);
+    await until(() => pongs.length > 0);
     expect(pongs).toEqual(["p1"]);
   });
 
@@ -170,14 +171,16 @@ describe("ping, pong and heartbeat", () => {
     const pong = await ws.receive();
     expect(pong.type).toBe(WSMsgType.PONG);
     expect(String(pong.data)).toBe("mine");
-    await sleep(10);
+    await until(() => pongs.length > 0);
     expect(pongs).toEqual(["hello?"]);
   });
 
   it("heartbeat keeps a live connection, and closes with 1006 when no PONG comes", async () => {
-    await using live = await startWsServer({ onConnection: () => {} });
-    await using ok = await wsConnect(live.url("/"), { heartbeat: 60 });
-    await sleep(250);
+    // A live peer: every PING (one a second) is answered; after two the connection is still open.
+    let pings = 0;
+    await using live = await startWsServer({ onConnection: (s) => s.on("ping", () => pings++) });
+    await using ok = await wsConnect(live.url("/"), { heartbeat: 1000 });
+    await until(() => pings >= 2, 10_000);
     expect(ok.closed).toBe(false);
 
     await using dead = await startWsServer({ autoPong: false, onConnection: () => {} });
@@ -194,12 +197,13 @@ describe("ping, pong and heartbeat", () => {
     await using srv = await startWsServer({
       autoPong: false,
       onConnection: (s) => {
-        const t = setInterval(() => s.send("tick"), 20);
+        const t = setInterval(() => s.send("tick"), 50);
         s.on("close", () => clearInterval(t));
       },
     });
-    await using ws = await wsConnect(srv.url("/"), { heartbeat: 80 });
-    for (let i = 0; i < 10; i++) expect(await ws.receiveStr()).toBe("tick");
+    // Ticks every 50 ms; a heartbeat of 500 ms whose PONG never comes would close by 750 ms.
+    await using ws = await wsConnect(srv.url("/"), { heartbeat: 500 });
+    for (let i = 0; i < 20; i++) expect(await ws.receiveStr()).toBe("tick");
     expect(ws.closed).toBe(false);
   });
 });
@@ -398,8 +402,7 @@ describe("through a connector", () => {
     const ws2 = await pending;
     expect(second).toBe(true);
     await ws2.close();
-    await sleep(10);
-    expect(connector.stats.acquired).toBe(0);
+    await until(() => connector.stats.acquired === 0);
   });
 
   it("verifies wss certificates, and accepts the CA or a pin", async () => {
