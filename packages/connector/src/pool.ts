@@ -119,7 +119,9 @@ export class Pool implements ConnectionOwner {
       waiter.fail(new ConnectorClosedError());
       return;
     }
-    if (this.#waitingCount === 0 && this.#hasRoom(waiter.key.id)) {
+    // As aiohttp, per key: room for this key means none of its requests waits (the pool serves
+    // waiters as soon as room appears), so waiters of other keys are no reason to queue.
+    if (this.#hasRoom(waiter.key.id)) {
       this.#serve(waiter);
       return;
     }

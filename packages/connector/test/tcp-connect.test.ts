@@ -1,5 +1,5 @@
 import { getEventListeners } from "node:events";
-import type { Socket } from "node:net";
+import { type AddressInfo, createServer as createNetServer, type Socket } from "node:net";
 import { createServer as createTlsServer, type TLSSocket } from "node:tls";
 import {
   ClientConnectorCertificateError,
@@ -194,6 +194,39 @@ describe("the resolver's answer decides the port", () => {
     });
     expect(await requestText(connector, "http://svc.test:1/")).toBe("at svc.test:1");
     expect(await requestText(connector, `http://zero.test:${srv.port}/`)).toBe(`at zero.test:${srv.port}`);
+  });
+
+  it("each address is tried once when all fail, starting one further on the next attempt", async () => {
+    // Two servers that accept and hang up at once: the TLS handshake fails on each address.
+    const order: string[] = [];
+    const hangUp = (name: string) =>
+      createNetServer((socket) => {
+        order.push(name);
+        socket.destroy();
+      });
+    const a = hangUp("a");
+    const b = hangUp("b");
+    const ports: number[] = [];
+    for (const srv of [a, b]) {
+      await new Promise<void>((resolve) => srv.listen(0, "127.0.0.1", resolve));
+      ports.push((srv.address() as AddressInfo).port);
+    }
+    try {
+      await using connector = new TCPConnector({
+        resolver: {
+          resolve: async (host) =>
+            ports.map((port) => ({ hostname: host, host: "127.0.0.1", port, family: 4 })),
+          close: async () => {},
+        },
+      });
+      for (let i = 0; i < 2; i++) {
+        const err = await connector.connect({ url: "https://svc.test/" }).catch((e: unknown) => e);
+        expect(err).toBeInstanceOf(ClientConnectorError);
+      }
+      expect(order).toEqual(["a", "b", "b", "a"]);
+    } finally {
+      await Promise.all([a, b].map((srv) => new Promise((resolve) => srv.close(resolve))));
+    }
   });
 
   it("for the proxy's host name too", async () => {

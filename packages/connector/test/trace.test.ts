@@ -9,7 +9,7 @@ import {
   PooledConnection,
   TCPConnector,
 } from "../src/index.js";
-import { TableResolver } from "./helpers.js";
+import { TableResolver, until } from "./helpers.js";
 
 function recorder(): { events: string[]; trace: ConnectorTrace } {
   const events: string[] = [];
@@ -89,6 +89,33 @@ describe("per-request trace hooks", () => {
     expect(((await gaveUp) as Error).message).toBe("no longer needed");
     expect(c.events).toEqual(["queued-start", "queued-end"]);
     await held;
+  });
+
+  it("a request to a host with room does not wait, even while another host's requests do (as aiohttp, per key)", async () => {
+    const held: Array<() => void> = [];
+    await using busy = await startHttpServer((_req, res) => {
+      held.push(() => res.end("busy"));
+    });
+    await using free = await startHttpServer((_req, res) => res.end("free"));
+    await using connector = new TCPConnector({ limitPerHost: 1 });
+    const go = (url: string, trace: ConnectorTrace) =>
+      request(url, { dispatcher: connector, connectorOptions: { trace } } as never).then((r) =>
+        r.body.text(),
+      );
+    const first = go(busy.url(), recorder().trace);
+    const waiting = recorder();
+    const second = go(busy.url(), waiting.trace);
+    expect(waiting.events).toEqual(["queued-start"]);
+    const other = recorder();
+    expect(await go(free.url(), other.trace)).toBe("free");
+    expect(other.events).toEqual(["create-start", "create-end"]);
+    await until(() => held.length === 1);
+    held[0]!();
+    expect(await first).toBe("busy");
+    await until(() => held.length === 2);
+    held[1]!();
+    expect(await second).toBe("busy");
+    expect(waiting.events).toEqual(["queued-start", "queued-end", "reuseconn"]);
   });
 
   it("onConnection says which connection carried the request and whether it was reused", async () => {
