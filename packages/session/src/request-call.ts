@@ -176,10 +176,11 @@ export class RequestCall {
     ) {
       throw new InvalidArgumentError("timeout cannot be combined with the seed's readTimeout/connTimeout");
     }
-    let timeout = resolveTimeout(cfg.timeout, options.timeout);
-    if (options.readTimeout !== undefined) timeout = resolveTimeout(timeout, { total: options.readTimeout });
-    if (options.connTimeout !== undefined)
-      timeout = resolveTimeout(timeout, { connect: options.connTimeout });
+    // The seed's readTimeout/connTimeout are total/connect (a field left undefined changes nothing).
+    const timeout = resolveTimeout(resolveTimeout(cfg.timeout, options.timeout), {
+      total: options.readTimeout,
+      connect: options.connTimeout,
+    });
     this.timeout = timeout;
     this.#ssl = mergeSslParams(options);
     this.#expect100 = options.expect100 ?? false;

@@ -129,11 +129,12 @@ describe("timeouts", () => {
       await conn.readHead();
       await conn.write("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n");
       for (let i = 0; i < 6; i++) {
-        await sleep(conn.index === 0 ? 60 : 1500);
+        await sleep(conn.index === 0 ? 250 : 1500);
         await conn.write("1\r\nx\r\n");
       }
       await conn.end("0\r\n\r\n");
     });
+    // The first body takes 1.5 s in six gaps of 250 ms: more than sockRead in all, less in each gap.
     await using session = new ClientSession({ timeout: { sockRead: 1000 } });
     expect(await (await session.get(srv.url())).text()).toBe("xxxxxx");
     const resp = await session.get(srv.url());
