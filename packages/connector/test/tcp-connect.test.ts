@@ -1,5 +1,5 @@
 import { getEventListeners } from "node:events";
-import { type AddressInfo, createServer as createNetServer, type Socket } from "node:net";
+import type { Socket } from "node:net";
 import { createServer as createTlsServer, type TLSSocket } from "node:tls";
 import {
   ClientConnectorCertificateError,
@@ -13,6 +13,7 @@ import {
   startHttpServer,
   startHttpsServer,
   startProxyServer,
+  startRawServer,
   testCertificates,
 } from "@x/fixtures";
 import { describe, expect, it, vi } from "vitest";
@@ -200,33 +201,24 @@ describe("the resolver's answer decides the port", () => {
     // Two servers that accept and hang up at once: the TLS handshake fails on each address.
     const order: string[] = [];
     const hangUp = (name: string) =>
-      createNetServer((socket) => {
+      startRawServer((conn) => {
         order.push(name);
-        socket.destroy();
+        conn.reset();
       });
-    const a = hangUp("a");
-    const b = hangUp("b");
-    const ports: number[] = [];
-    for (const srv of [a, b]) {
-      await new Promise<void>((resolve) => srv.listen(0, "127.0.0.1", resolve));
-      ports.push((srv.address() as AddressInfo).port);
+    await using a = await hangUp("a");
+    await using b = await hangUp("b");
+    await using connector = new TCPConnector({
+      resolver: {
+        resolve: async (host) =>
+          [a.port, b.port].map((port) => ({ hostname: host, host: "127.0.0.1", port, family: 4 as const })),
+        close: async () => {},
+      },
+    });
+    for (let i = 0; i < 2; i++) {
+      const err = await connector.connect({ url: "https://svc.test/" }).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(ClientConnectorError);
     }
-    try {
-      await using connector = new TCPConnector({
-        resolver: {
-          resolve: async (host) =>
-            ports.map((port) => ({ hostname: host, host: "127.0.0.1", port, family: 4 })),
-          close: async () => {},
-        },
-      });
-      for (let i = 0; i < 2; i++) {
-        const err = await connector.connect({ url: "https://svc.test/" }).catch((e: unknown) => e);
-        expect(err).toBeInstanceOf(ClientConnectorError);
-      }
-      expect(order).toEqual(["a", "b", "b", "a"]);
-    } finally {
-      await Promise.all([a, b].map((srv) => new Promise((resolve) => srv.close(resolve))));
-    }
+    expect(order).toEqual(["a", "b", "b", "a"]);
   });
 
   it("for the proxy's host name too", async () => {
